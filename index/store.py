@@ -1,0 +1,249 @@
+"""The Chroma store: one collection of chunk vectors, one of article records.
+
+- Embedded (`PersistentClient` on a folder) by default; a `chroma run` server through
+  `HttpClient` when `chroma_url` is set. Telemetry is off. Chroma never embeds anything itself:
+  every write passes our own vectors (its default embedding function would download a model).
+- An article record is written *after* its chunks, so a record means "complete"; chunks without a
+  record are leftovers of an interrupted ingest and are swept by the next one.
+- The chunk collection remembers which embedding model built it; opening it with another model
+  raises StoreMismatchError instead of returning silent garbage.
+- Every change bumps a `generation` stamp, which the BM25 index uses to stay in step.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from dataclasses import dataclass
+from typing import Any, Iterator, Sequence
+from urllib.parse import urlparse
+
+import numpy as np
+
+from qa.errors import ConfigError, StoreError, StoreMismatchError
+from qa.types import Article, ArticleInfo, ArticleMeta, Chunk
+
+log = logging.getLogger(__name__)
+
+SCHEMA = 1
+_PAGE = 2000
+_PLACEHOLDER = [1.0]  # article records are looked up by id, never by vector
+
+
+def make_client(store_path: str, chroma_url: str = "") -> Any:
+    """A Chroma client for the folder `store_path`, or for the server at `chroma_url`."""
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    cs = ChromaSettings(anonymized_telemetry=False)
+    if chroma_url:
+        u = urlparse(chroma_url)
+        if not u.hostname:
+            raise ConfigError(f"chroma_url {chroma_url!r} has no host; use http://HOST:PORT")
+        try:
+            client = chromadb.HttpClient(
+                host=u.hostname, port=u.port or (443 if u.scheme == "https" else 8000),
+                ssl=u.scheme == "https", settings=cs,
+            )
+            client.heartbeat()
+        except Exception as e:  # noqa: BLE001 - chromadb raises assorted types here
+            raise StoreError(
+                f"Cannot reach the Chroma server at {chroma_url} ({e}). Start it with "
+                "`chroma run --host 127.0.0.1 --port PORT --path DIR`, or unset QA_CHROMA_URL "
+                "to use the embedded store."
+            ) from e
+        return client
+    try:
+        os.makedirs(store_path, exist_ok=True)
+        return chromadb.PersistentClient(path=store_path, settings=cs)
+    except OSError as e:
+        raise StoreError(f"Cannot open the store folder {store_path}: {e}") from e
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    meta: ArticleMeta
+    content_hash: str
+    n_chunks: int
+
+
+def _meta_to_record(a: Article, n_chunks: int) -> dict[str, Any]:
+    m = a.meta
+    return {
+        "title": m.title, "source": m.source, "url": m.url, "date": m.date, "path": m.path,
+        "content_hash": a.content_hash, "n_chunks": n_chunks,
+    }
+
+
+def _record_to_stored(article_id: str, md: dict[str, Any]) -> StoredArticle:
+    meta = ArticleMeta(
+        article_id=article_id, title=str(md.get("title", "")), source=str(md.get("source", "")),
+        url=str(md.get("url", "")), date=str(md.get("date", "")), path=str(md.get("path", "")),
+    )
+    return StoredArticle(meta, str(md.get("content_hash", "")), int(md.get("n_chunks", 0)))
+
+
+class ChunkStore:
+    """Chunks with their vectors, and the articles they came from, in two Chroma collections."""
+
+    def __init__(self, client: Any, name: str, embed_model: str, dim: int, label: str = "") -> None:
+        self.client = client
+        self.name = name
+        self.label = label or name
+        self.embed_model = embed_model
+        self.dim = dim
+        try:
+            self.chunks = client.get_or_create_collection(
+                f"{name}_chunks",
+                configuration={"hnsw": {"space": "cosine"}},
+                metadata={"embed_model": embed_model, "dim": dim, "schema": SCHEMA},
+                embedding_function=None,
+            )
+            self.records = client.get_or_create_collection(
+                f"{name}_articles", metadata={"generation": "new"}, embedding_function=None
+            )
+        except Exception as e:  # noqa: BLE001
+            raise StoreError(f"Cannot open the Chroma collections {name}_*: {e}") from e
+        md = self.chunks.metadata or {}
+        if md.get("embed_model") != embed_model or int(md.get("dim", dim)) != dim:
+            raise StoreMismatchError(
+                f"The store {self.label} was built with the embedding model "
+                f"{md.get('embed_model')!r} ({md.get('dim')} dims), but {embed_model!r} "
+                f"({dim} dims) is configured. Configure the model it was built with "
+                "(QA_EMBED_BACKEND / QA_EMBED_MODEL), or use another store (QA_STORE_PATH, "
+                "QA_COLLECTION) and ingest there."
+            )
+
+    # -- articles ---------------------------------------------------------------------------
+    def generation(self) -> str:
+        return str((self.records.metadata or {}).get("generation", "new"))
+
+    def _bump(self) -> None:
+        self.records.modify(metadata={"generation": uuid.uuid4().hex})
+
+    def stored_articles(self) -> dict[str, StoredArticle]:
+        out: dict[str, StoredArticle] = {}
+        for ids, mds, _ in self._pages(self.records, include=["metadatas"]):
+            for i, md in zip(ids, mds):
+                out[i] = _record_to_stored(i, md or {})
+        return out
+
+    def article(self, article_id: str) -> StoredArticle | None:
+        r = self.records.get(ids=[article_id], include=["metadatas"])
+        if not r["ids"]:
+            return None
+        return _record_to_stored(r["ids"][0], r["metadatas"][0] or {})
+
+    def article_text(self, article_id: str) -> str | None:
+        r = self.records.get(ids=[article_id], include=["documents"])
+        return r["documents"][0] if r["ids"] else None
+
+    def article_infos(self) -> list[ArticleInfo]:
+        arts = self.stored_articles().values()
+        infos = [ArticleInfo(a.meta, a.n_chunks, a.content_hash) for a in arts]
+        return sorted(infos, key=lambda i: (i.meta.source, i.meta.title, i.meta.article_id))
+
+    def count_articles(self) -> int:
+        return int(self.records.count())
+
+    def count_chunks(self) -> int:
+        return int(self.chunks.count())
+
+    # -- writes -----------------------------------------------------------------------------
+    def put_article(self, article: Article, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        """Replace whatever is stored for this article with these chunks (record last)."""
+        if len(chunks) != len(vectors):
+            raise ValueError("one vector per chunk")
+        self.chunks.delete(where={"article_id": article.article_id})
+        m = article.meta
+        for s in range(0, len(chunks), _PAGE):
+            part = chunks[s : s + _PAGE]
+            self.chunks.add(
+                ids=[c.chunk_id for c in part],
+                embeddings=np.asarray(vectors[s : s + _PAGE], dtype=np.float32),
+                documents=[c.text for c in part],
+                metadatas=[
+                    {
+                        "article_id": c.article_id, "index": c.index, "start": c.start,
+                        "end": c.end, "n_tokens": c.n_tokens, "title": m.title,
+                        "source": m.source, "content_hash": article.content_hash,
+                    }
+                    for c in part
+                ],
+            )
+        self.records.upsert(
+            ids=[article.article_id], embeddings=[_PLACEHOLDER], documents=[article.text],
+            metadatas=[_meta_to_record(article, len(chunks))],
+        )
+        self._bump()
+
+    def delete_article(self, article_id: str) -> bool:
+        """Remove an article and its chunks; False when it was not stored."""
+        existed = bool(self.records.get(ids=[article_id], include=[])["ids"])
+        self.records.delete(ids=[article_id])  # record first: chunks alone are swept as orphans
+        self.chunks.delete(where={"article_id": article_id})
+        self._bump()
+        return existed
+
+    def sweep_orphans(self) -> int:
+        """Delete chunks whose article has no record (left by an interrupted ingest)."""
+        known = set(self.stored_articles())
+        orphans: list[str] = []
+        for ids, mds, _ in self._pages(self.chunks, include=["metadatas"]):
+            orphans += [i for i, md in zip(ids, mds) if (md or {}).get("article_id") not in known]
+        for s in range(0, len(orphans), _PAGE):
+            self.chunks.delete(ids=orphans[s : s + _PAGE])
+        if orphans:
+            log.info("removed %d chunks left by an interrupted ingest", len(orphans))
+            self._bump()
+        return len(orphans)
+
+    # -- reads ------------------------------------------------------------------------------
+    def all_chunks(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """(chunk id, text, metadata) of every chunk, in pages."""
+        for ids, mds, docs in self._pages(self.chunks, include=["metadatas", "documents"]):
+            yield from zip(ids, docs, mds)
+
+    def chunks_by_id(self, ids: Sequence[str]) -> dict[str, Chunk]:
+        if not ids:
+            return {}
+        r = self.chunks.get(ids=list(ids), include=["metadatas", "documents"])
+        return {i: _chunk(i, d, md) for i, d, md in zip(r["ids"], r["documents"], r["metadatas"])}
+
+    def query(self, vector: np.ndarray, n: int, where: dict[str, Any] | None = None
+              ) -> list[tuple[Chunk, float]]:
+        """Nearest chunks by cosine similarity (1 - cosine distance)."""
+        total = self.count_chunks()
+        if total == 0:
+            return []
+        r = self.chunks.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=min(n, total),
+            where=where or None, include=["metadatas", "documents", "distances"],
+        )
+        return [
+            (_chunk(i, d, md), 1.0 - float(dist))
+            for i, d, md, dist in zip(
+                r["ids"][0], r["documents"][0], r["metadatas"][0], r["distances"][0]
+            )
+        ]
+
+    def _pages(self, col: Any, include: list[str]) -> Iterator[tuple[list[str], list[Any], list[Any]]]:
+        offset = 0
+        while True:
+            r = col.get(include=include, limit=_PAGE, offset=offset)
+            if not r["ids"]:
+                return
+            n = len(r["ids"])
+            yield r["ids"], r.get("metadatas") or [None] * n, r.get("documents") or [None] * n
+            if n < _PAGE:
+                return
+            offset += n
+
+
+def _chunk(chunk_id: str, text: str, md: dict[str, Any]) -> Chunk:
+    return Chunk(
+        chunk_id=chunk_id, article_id=str(md["article_id"]), index=int(md["index"]),
+        start=int(md["start"]), end=int(md["end"]), text=text, n_tokens=int(md["n_tokens"]),
+    )

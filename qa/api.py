@@ -1,0 +1,172 @@
+"""The public Python API: open an assistant on a store, ingest, ask, get a typed answer.
+
+    >>> from qa import Assistant, Settings
+    >>> bot = Assistant.open(Settings.from_env(store_path="/tmp/qa-store"))
+    >>> bot.ingest(["data/articles"]).summary()
+    '3 added, 0 updated, 0 unchanged, 0 duplicate, 0 pruned, 0 failed'
+    >>> ans = bot.ask("Why did Lively drop the distress claim?")
+    >>> ans.citations[0].quote                                  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+from index.bm25 import cache_folder
+from index.chunk import Chunker
+from index.embed import Embedder, make_embedder
+from index.ingest import ingest as run_ingest
+from index.store import ChunkStore, make_client
+from qa.errors import IndexEmptyError, InputError
+from qa.extractive import ExtractiveAnswerer, IdfTable
+from qa.followup import context_turns, retrieval_query
+from qa.retrieve import HybridRetriever, Scope
+from qa.settings import Settings
+from qa.types import Answer, ArticleInfo, IngestReport, Passage
+
+log = logging.getLogger(__name__)
+
+
+class Assistant:
+    """Question answering over the articles in one store. Build it with `Assistant.open`."""
+
+    def __init__(self, settings: Settings, embedder: Embedder, store: ChunkStore,
+                 llm: Any = None) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.store = store
+        self.chunker = Chunker(settings.chunk_tokens, settings.chunk_overlap)
+        self.retriever = HybridRetriever(
+            store, embedder,
+            cache_folder(settings.store_path, settings.chroma_url, settings.collection),
+        )
+        self.extractive = ExtractiveAnswerer(
+            embedder, settings.refusal_threshold, settings.max_answer_sentences
+        )
+        self.llm = llm  # a qa.generate answerer, when answers are generative
+        self._idf: IdfTable | None = None
+
+    @classmethod
+    def open(cls, settings: Settings | None = None, *, embedder: Embedder | None = None,
+             client: Any = None, llm: Any = None) -> "Assistant":
+        """Open (or create) the store named by `settings`; heavy parts may be passed in."""
+        settings = settings or Settings.from_env()
+        embedder = embedder or make_embedder(settings.embed_backend, **_openai_embed_args(settings))
+        client = client or make_client(settings.store_path, settings.chroma_url)
+        store = ChunkStore(client, settings.collection, embedder.name, embedder.dim,
+                           label=settings.store_label)
+        if llm is None and settings.use_llm:
+            llm = _make_llm(settings, embedder)
+        return cls(settings, embedder, store, llm)
+
+    # -- library ----------------------------------------------------------------------------
+    def ingest(self, paths: Sequence[str | Path], *, prune: bool = False,
+               progress: Callable[[int, int, str], None] | None = None) -> IngestReport:
+        """Add or update the articles under `paths` (files or folders); see index/ingest.py."""
+        if not paths:
+            raise InputError("Give at least one file or folder to ingest, e.g. data/articles/")
+        return run_ingest(
+            paths, self.store, self.embedder, self.chunker, prune=prune,
+            max_file_bytes=self.settings.max_file_bytes, progress=progress,
+        )
+
+    def articles(self) -> list[ArticleInfo]:
+        return self.store.article_infos()
+
+    def article_text(self, article_id: str) -> str:
+        text = self.store.article_text(article_id)
+        if text is None:
+            raise InputError(f"No article with id {article_id!r} is stored; see `qa articles`.")
+        return text
+
+    def delete_article(self, article_id: str) -> bool:
+        return self.store.delete_article(article_id)
+
+    # -- questions --------------------------------------------------------------------------
+    def check_question(self, question: str) -> str:
+        q = (question or "").strip()
+        if not q:
+            raise InputError("The question is empty: type a question about the articles.")
+        if len(q) > self.settings.max_question_chars:
+            raise InputError(
+                f"The question is {len(q)} characters long; the limit is "
+                f"{self.settings.max_question_chars} (QA_MAX_QUESTION_CHARS). Ask it shorter."
+            )
+        if self.store.count_chunks() == 0:
+            raise IndexEmptyError(self.settings.store_label)
+        return q
+
+    def retrieve(self, question: str, history: Sequence[str] = (), *, top_k: int | None = None,
+                 scope: Scope = Scope()) -> tuple[list[Passage], Any, str]:
+        """The passages for a question (follow-ups retrieved with their earlier turns)."""
+        q = self.check_question(question)
+        rq = retrieval_query(q, history)
+        r = self.retriever.retrieve(rq, top_k or self.settings.top_k, scope)
+        return r.passages, r, rq
+
+    def idf(self) -> IdfTable:
+        bm25 = self.retriever.bm25()
+        if self._idf is None or self._idf.generation != bm25.generation:
+            self._idf = IdfTable(bm25)
+        return self._idf
+
+    def ask(self, question: str, history: Sequence[str] = (), *, top_k: int | None = None,
+            articles: Sequence[str] = (), sources: Sequence[str] = (),
+            mode: str | None = None) -> Answer:
+        """Answer `question`; `history` holds the earlier user turns of the conversation."""
+        final: Answer | None = None
+        for item in self.stream(question, history, top_k=top_k, articles=articles,
+                                sources=sources, mode=mode):
+            if isinstance(item, Answer):
+                final = item
+        assert final is not None
+        return final
+
+    def stream(self, question: str, history: Sequence[str] = (), *, top_k: int | None = None,
+               articles: Sequence[str] = (), sources: Sequence[str] = (),
+               mode: str | None = None) -> Iterator[str | Answer]:
+        """Yield text pieces as they come, then the full verified `Answer` last."""
+        t0 = time.perf_counter()
+        scope = Scope(tuple(articles), tuple(sources))
+        use_llm = (mode or self.settings.answer_mode) == "llm" or (
+            mode is None and self.settings.use_llm
+        )
+        if use_llm and self.llm is not None:
+            yield from self.llm.stream(self, question, history, top_k=top_k, scope=scope)
+            return
+        passages, r, rq = self.retrieve(question, history, top_k=top_k, scope=scope)
+        t1 = time.perf_counter()
+        ctx = context_turns(question.strip(), history)
+        ex = self.extractive.answer(question.strip(), ctx, passages, r.query_vector, self.idf())
+        t2 = time.perf_counter()
+        ans = Answer(
+            question=question.strip(), text=ex.text, citations=ex.citations, refused=ex.refused,
+            mode="extractive", passages=tuple(passages), standalone_question=rq,
+            support=round(ex.support, 4),
+            timings={"retrieve": t1 - t0, "answer": t2 - t1, "total": t2 - t0, **r.timings},
+        )
+        yield ans.text
+        yield ans
+
+
+def _openai_embed_args(settings: Settings) -> dict[str, Any]:
+    if settings.embed_backend != "openai":
+        return {}
+    from openai import OpenAI
+
+    client = OpenAI(api_key=settings.openai_api_key or "not-needed",
+                    base_url=settings.openai_base_url or None,
+                    timeout=settings.llm_timeout, max_retries=settings.llm_max_retries)
+    return {"openai_client": client, "openai_model": settings.embed_model}
+
+
+def _make_llm(settings: Settings, embedder: Embedder) -> Any:
+    try:
+        from qa.generate import GenerativeAnswerer
+    except ImportError:  # the generative path is optional until it lands
+        log.warning("generative answers are not available; answering extractively")
+        return None
+    return GenerativeAnswerer.from_settings(settings, embedder)

@@ -1,0 +1,270 @@
+"""The `qa` command: ingest, ask, chat, articles, delete, eval, ui.
+
+Only this edge turns library errors into messages and exit codes (1: a QAError, 2: usage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from typing import Any, Sequence
+
+from qa.errors import QAError
+from qa.settings import Settings
+from qa.types import Answer, IngestReport
+
+log = logging.getLogger("qa")
+
+
+def add_settings_args(p: argparse.ArgumentParser) -> None:
+    """Options every subcommand shares; each overrides its QA_* environment variable."""
+    g = p.add_argument_group("settings (override QA_* environment variables)")
+    g.add_argument("--store", dest="store_path", help="store folder (QA_STORE_PATH)")
+    g.add_argument("--chroma-url", dest="chroma_url", help="Chroma server, e.g. http://127.0.0.1:8000")
+    g.add_argument("--collection", help="collection name prefix (QA_COLLECTION)")
+    g.add_argument("--top-k", dest="top_k", type=int, help="passages retrieved (QA_TOP_K)")
+    g.add_argument("--mode", dest="answer_mode", choices=["auto", "extractive", "llm"],
+                   help="answer mode (QA_ANSWER_MODE)")
+    g.add_argument("--llm", dest="llm_flag", action="store_true",
+                   help="generative answers (same as --mode llm)")
+    g.add_argument("--model", dest="llm_model", help="LLM model name (QA_LLM_MODEL)")
+    g.add_argument("--base-url", dest="openai_base_url",
+                   help="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1")
+    g.add_argument("--embed-backend", dest="embed_backend",
+                   choices=["minilm-onnx", "minilm-st", "openai"])
+    g.add_argument("--chunk-tokens", dest="chunk_tokens", type=int)
+    g.add_argument("--chunk-overlap", dest="chunk_overlap", type=int)
+    g.add_argument("--threshold", dest="refusal_threshold", type=float,
+                   help="refusal threshold (QA_REFUSAL_THRESHOLD)")
+    g.add_argument("-v", "--verbose", action="store_true")
+
+
+_SETTING_KEYS = (
+    "store_path", "chroma_url", "collection", "top_k", "answer_mode", "llm_model",
+    "openai_base_url", "embed_backend", "chunk_tokens", "chunk_overlap", "refusal_threshold",
+)
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {k: getattr(args, k, None) for k in _SETTING_KEYS}
+    if getattr(args, "llm_flag", False):
+        overrides["answer_mode"] = "llm"
+    return Settings.from_env(**overrides)
+
+
+def _open(args: argparse.Namespace) -> Any:
+    from qa.api import Assistant
+
+    return Assistant.open(settings_from_args(args))
+
+
+# -- output -----------------------------------------------------------------------------------
+def format_answer(ans: Answer, show_text: bool = True) -> str:
+    lines = [ans.text] if show_text else []
+    if ans.refused:
+        if ans.passages:
+            lines.append("\nClosest passages (you may be looking for):")
+            for p in ans.passages[:3]:
+                snippet = " ".join(p.chunk.text.split())[:160]
+                lines.append(f"  - {p.article.title[:60]} — {snippet}…")
+    else:
+        lines.append("")
+        for c in ans.citations:
+            src = " · ".join(x for x in (c.article.source, c.article.date) if x)
+            where = c.article.url or c.article.path
+            lines.append(f"[{c.number}] {c.article.title[:70]}" + (f" ({src})" if src else ""))
+            lines.append(f"    “{c.quote}”")
+            lines.append(f"    {where} chars {c.start}-{c.end}")
+    flagged = ans.unsupported_sentences
+    if flagged:
+        lines.append("\nNot supported by the cited passages:")
+        lines += [f"  ! {s.text}" for s in flagged]
+    for w in ans.warnings:
+        lines.append(f"note: {w}")
+    t = ans.timings.get("total")
+    lines.append(f"\n({ans.mode}" + (f", {t:.2f}s" if t is not None else "") + ")")
+    return "\n".join(lines)
+
+
+def print_report(report: IngestReport, out: Any = sys.stdout) -> None:
+    for r in report.results:
+        if r.status in ("failed", "duplicate"):
+            print(f"  {r.status:9} {r.path}: {r.reason}", file=out)
+        elif r.status in ("added", "updated", "pruned"):
+            print(f"  {r.status:9} {r.path} ({r.n_chunks} chunks)", file=out)
+    print(f"{report.summary()} in {report.seconds:.1f}s", file=out)
+
+
+# -- commands ---------------------------------------------------------------------------------
+def cmd_ingest(args: argparse.Namespace) -> int:
+    bot = _open(args)
+    bar: Any = None
+
+    def progress(done: int, total: int, path: str) -> None:
+        nonlocal bar
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="article", file=sys.stderr, disable=args.quiet)
+        bar.update(1)
+
+    report = bot.ingest(args.paths, prune=args.prune, progress=progress)
+    if bar is not None:
+        bar.close()
+    print_report(report)
+    return 0 if report.ok else 1
+
+
+def _ask_one(bot: Any, question: str, history: Sequence[str], stream: bool) -> Answer:
+    ans: Answer | None = None
+    printed = False
+    for item in bot.stream(question, history):
+        if isinstance(item, Answer):
+            ans = item
+        elif stream:
+            print(item, end="", flush=True)
+            printed = True
+    assert ans is not None
+    if printed:
+        print()
+    print(format_answer(ans, show_text=not printed))
+    return ans
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    bot = _open(args)
+    _ask_one(bot, " ".join(args.question), args.history or [], args.stream)
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    bot = _open(args)
+    history: list[str] = []
+    print("Ask about the articles. Empty line or Ctrl-D to quit; /clear forgets the conversation.")
+    while True:
+        try:
+            q = input("\n> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if not q:
+            return 0
+        if q == "/clear":
+            history = []
+            continue
+        try:
+            _ask_one(bot, q, history, stream=True)
+            history.append(q)
+        except QAError as e:
+            print(f"error: {e}", file=sys.stderr)
+
+
+def cmd_articles(args: argparse.Namespace) -> int:
+    bot = _open(args)
+    infos = bot.articles()
+    if not infos:
+        print(f"No articles in {bot.settings.store_label}. Ingest some: qa ingest data/articles/")
+        return 0
+    print(f"{'title':60}  {'source':18}  {'date':10}  chunks  id")
+    for i in infos:
+        m = i.meta
+        print(f"{m.title[:60]:60}  {m.source[:18]:18}  {m.date[:10]:10}  {i.n_chunks:6}  {m.article_id}")
+    print(f"{len(infos)} articles, {sum(i.n_chunks for i in infos)} chunks")
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    bot = _open(args)
+    missing = [a for a in args.article_ids if not bot.delete_article(a)]
+    for a in missing:
+        print(f"not stored: {a} (see `qa articles` for ids)", file=sys.stderr)
+    return 1 if missing else 0
+
+
+def cmd_eval(argv: list[str]) -> int:
+    from eval.cli import main as eval_main
+
+    return eval_main(argv)
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    import ui
+
+    return ui.main(settings_from_args(args), host=args.host, port=args.port,
+                   ingest_paths=args.ingest or [])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="qa", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("ingest", help="add or update articles (files or folders)")
+    s.add_argument("paths", nargs="+")
+    s.add_argument("--prune", action="store_true", help="remove articles whose files are gone")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_settings_args(s)
+    s.set_defaults(func=cmd_ingest)
+
+    s = sub.add_parser("ask", help="answer one question")
+    s.add_argument("question", nargs="+")
+    s.add_argument("--history", action="append", help="an earlier question (repeatable)")
+    s.add_argument("--stream", action="store_true", help="print the answer as it comes")
+    add_settings_args(s)
+    s.set_defaults(func=cmd_ask)
+
+    s = sub.add_parser("chat", help="multi-turn questions in the terminal")
+    add_settings_args(s)
+    s.set_defaults(func=cmd_chat)
+
+    s = sub.add_parser("articles", help="list the indexed articles")
+    add_settings_args(s)
+    s.set_defaults(func=cmd_articles)
+
+    s = sub.add_parser("delete", help="remove articles by id")
+    s.add_argument("article_ids", nargs="+")
+    add_settings_args(s)
+    s.set_defaults(func=cmd_delete)
+
+    s = sub.add_parser("ui", help="the browser chat (Gradio)")
+    s.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=7860)
+    s.add_argument("--ingest", action="append", help="ingest these paths first (repeatable)")
+    add_settings_args(s)
+    s.set_defaults(func=cmd_ui)
+
+    sub.add_parser("eval", help="evaluate on a gold set: `qa eval --help`", add_help=False)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["eval"]:
+        try:
+            return cmd_eval(argv[1:])
+        except QAError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        t0 = time.perf_counter()
+        code = int(args.func(args))
+        log.info("done in %.2fs", time.perf_counter() - t0)
+        return code
+    except QAError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted: the store is consistent; run the same command again to finish",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

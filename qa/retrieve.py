@@ -1,0 +1,129 @@
+"""Hybrid retrieval: dense (Chroma, cosine) and BM25 candidates fused by reciprocal rank."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from index.bm25 import Bm25Index, load_or_build
+from index.embed import Embedder
+from index.store import ChunkStore
+from qa.types import ArticleMeta, Chunk, Passage
+
+RRF_K = 60  # the constant of Cormack et al.; damps the weight of the very top ranks
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which articles a question may be answered from (empty: all)."""
+
+    article_ids: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+
+    def where(self) -> dict[str, Any] | None:
+        conds: list[dict[str, Any]] = []
+        if self.article_ids:
+            conds.append({"article_id": {"$in": list(self.article_ids)}})
+        if self.sources:
+            conds.append({"source": {"$in": list(self.sources)}})
+        if not conds:
+            return None
+        return conds[0] if len(conds) == 1 else {"$and": conds}
+
+    def admits(self, md: dict[str, Any]) -> bool:
+        if self.article_ids and md.get("article_id") not in self.article_ids:
+            return False
+        if self.sources and md.get("source") not in self.sources:
+            return False
+        return True
+
+
+@dataclass
+class Retrieval:
+    passages: list[Passage]
+    query_vector: np.ndarray
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class HybridRetriever:
+    """`retrieve(query, top_k) -> passages`, best first, each with dense/BM25/fused scores."""
+
+    def __init__(self, store: ChunkStore, embedder: Embedder, bm25_folder: Path,
+                 candidates: int = 30) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.bm25_folder = bm25_folder
+        self.candidates = candidates
+        self._bm25: Bm25Index | None = None
+        self._scoped_ids: dict[tuple[Scope, str], set[str]] = {}
+        self._articles: dict[str, ArticleMeta] = {}
+        self._articles_gen = ""
+
+    def bm25(self) -> Bm25Index:
+        self._bm25 = load_or_build(self.store, self.bm25_folder, self._bm25)
+        return self._bm25
+
+    def article_meta(self, article_id: str) -> ArticleMeta:
+        gen = self.store.generation()
+        if gen != self._articles_gen or article_id not in self._articles:
+            self._articles = {k: v.meta for k, v in self.store.stored_articles().items()}
+            self._articles_gen = gen
+        return self._articles.get(article_id) or ArticleMeta(article_id=article_id, title=article_id)
+
+    def _allowed(self, scope: Scope, bm25: Bm25Index) -> set[str] | None:
+        if scope.where() is None:
+            return None
+        key = (scope, bm25.generation)
+        if key not in self._scoped_ids:
+            self._scoped_ids = {key: {cid for cid, _, md in self.store.all_chunks() if scope.admits(md)}}
+        return self._scoped_ids[key]
+
+    def retrieve(self, query: str, top_k: int = 5, scope: Scope = Scope(),
+                 dense_query: str | None = None) -> Retrieval:
+        """Fuse the dense and BM25 rankings of `query` (dense may use another phrasing)."""
+        timings: dict[str, float] = {}
+        t = time.perf_counter()
+        qv = self.embedder.embed([dense_query or query])[0]
+        timings["embed_query"] = time.perf_counter() - t
+        n = max(self.candidates, top_k * 4)
+
+        t = time.perf_counter()
+        dense = self.store.query(qv, n, where=scope.where())
+        timings["dense"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        bm25 = self.bm25()
+        lexical = bm25.top(query, n, allowed=self._allowed(scope, bm25))
+        timings["bm25"] = time.perf_counter() - t
+
+        fused: dict[str, float] = {}
+        dense_score: dict[str, float] = {}
+        bm25_score: dict[str, float] = {}
+        chunks: dict[str, Chunk] = {}
+        for rank, (c, sim) in enumerate(dense, 1):
+            fused[c.chunk_id] = fused.get(c.chunk_id, 0.0) + 1.0 / (RRF_K + rank)
+            dense_score[c.chunk_id] = sim
+            chunks[c.chunk_id] = c
+        for rank, (cid, s) in enumerate(lexical, 1):
+            fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank)
+            bm25_score[cid] = s
+        missing = [cid for cid in fused if cid not in chunks]
+        chunks.update(self.store.chunks_by_id(missing))
+        order = sorted((cid for cid in fused if cid in chunks), key=lambda c: -fused[c])[:top_k]
+        passages = [
+            Passage(
+                chunk=chunks[cid], article=self.article_meta(chunks[cid].article_id),
+                score=fused[cid], dense_score=dense_score.get(cid), bm25_score=bm25_score.get(cid),
+                rank=i,
+            )
+            for i, cid in enumerate(order, 1)
+        ]
+        return Retrieval(passages, qv, timings)
+
+
+def merge_queries(parts: Sequence[str]) -> str:
+    return " ".join(p.strip() for p in parts if p and p.strip())

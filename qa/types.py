@@ -1,0 +1,172 @@
+"""The typed values that flow between stages: articles, chunks, passages, citations, answers.
+
+Everything here is a frozen dataclass so a stage's output cannot be changed behind its back, and
+so the three doors (CLI, UI, eval) all read the same shapes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ArticleMeta:
+    """What we know about an article besides its text."""
+
+    article_id: str  # stable: the url when there is one, else the absolute file path
+    title: str
+    source: str = ""  # the publication, when known
+    url: str = ""
+    date: str = ""  # as given (ISO when we could tell), "" when unknown
+    path: str = ""  # the file it came from
+
+
+@dataclass(frozen=True)
+class Article:
+    """A cleaned article: `text` is the stored text every citation span points into."""
+
+    meta: ArticleMeta
+    text: str
+    content_hash: str
+
+    @property
+    def article_id(self) -> str:
+        return self.meta.article_id
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A contiguous span of an article's stored text: `text == article.text[start:end]`."""
+
+    chunk_id: str
+    article_id: str
+    index: int
+    start: int
+    end: int
+    text: str
+    n_tokens: int
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with the article it belongs to and how it was found."""
+
+    chunk: Chunk
+    article: ArticleMeta
+    score: float  # fused (reciprocal-rank) score: higher is better
+    dense_score: float | None = None  # cosine similarity, when the dense retriever found it
+    bm25_score: float | None = None  # BM25 score, when the lexical retriever found it
+    rank: int = 0  # 1-based rank after fusion
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One [n] marker of an answer: the exact quoted text and where it stands in its article.
+
+    Invariant (tested): `quote == article_text[start:end]` for the article's stored text.
+    """
+
+    number: int  # the n of the [n] marker, numbered in order of first use
+    article: ArticleMeta
+    chunk_id: str
+    start: int
+    end: int
+    quote: str
+    score: float  # the retrieval score of the passage the quote came from
+    support: float = 0.0  # how well the quote supports the claim it is attached to (0..1)
+
+
+@dataclass(frozen=True)
+class SentenceCheck:
+    """The support check of one answer sentence against the passages it cites."""
+
+    text: str
+    citations: tuple[int, ...]
+    support: float
+    supported: bool
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts and estimated cost of one LLM answer (zero for extractive answers)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The answer to one question.
+
+    `text` carries inline [n] markers, each resolving to `citations[n-1]`. A refused answer
+    (`refused=True`) has a fixed message as text, no citations, and the closest passages in
+    `passages` so a user can look for themselves.
+    """
+
+    question: str
+    text: str
+    citations: tuple[Citation, ...]
+    refused: bool
+    mode: str  # "extractive" or "llm:<model>"
+    passages: tuple[Passage, ...] = ()
+    standalone_question: str = ""  # the question as retrieval saw it (follow-ups expanded)
+    support: float = 0.0  # the evidence score the refusal decision was made on
+    sentences: tuple[SentenceCheck, ...] = ()
+    prompt_name: str = ""
+    prompt_hash: str = ""
+    usage: Usage = field(default_factory=Usage)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def unsupported_sentences(self) -> tuple[SentenceCheck, ...]:
+        return tuple(s for s in self.sentences if not s.supported)
+
+
+@dataclass(frozen=True)
+class ArticleInfo:
+    """One row of `qa articles`."""
+
+    meta: ArticleMeta
+    n_chunks: int
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """What ingestion did with one file (or one record of a JSON file)."""
+
+    path: str
+    status: str  # "added" | "updated" | "unchanged" | "duplicate" | "failed" | "pruned"
+    article_id: str = ""
+    title: str = ""
+    reason: str = ""  # why it failed, or what it duplicates
+    n_chunks: int = 0
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """The per-file outcome of one ingest run."""
+
+    results: tuple[FileResult, ...]
+    seconds: float = 0.0
+    n_embedded: int = 0  # chunks embedded in this run (0 when nothing changed)
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def failed(self) -> tuple[FileResult, ...]:
+        return tuple(r for r in self.results if r.status == "failed")
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def summary(self) -> str:
+        parts = [
+            f"{self.count(s)} {s}"
+            for s in ("added", "updated", "unchanged", "duplicate", "pruned", "failed")
+        ]
+        return ", ".join(parts)
