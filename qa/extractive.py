@@ -25,6 +25,7 @@ import numpy as np
 from index.bm25 import Bm25Index, tokenize
 from index.chunk import split_sentences
 from index.embed import Embedder
+from qa.answer_type import expected_type, type_match
 from qa.types import Citation, Passage
 
 JOINER = " "  # the only connecting text the extractive answer declares
@@ -34,7 +35,8 @@ W_SEMANTIC = 0.5
 W_LEXICAL = 0.5
 HISTORY_WEIGHT = 0.5  # follow-ups: terms from earlier turns count half as much as the question's
 NEAR_BEST = 0.80  # further sentences must score at least this share of the best one
-MIN_WORDS = 4  # captions like "(Getty Images)" are not answers
+MIN_WORDS = 4
+TYPE_PENALTY = 0.4  # captions like "(Getty Images)" are not answers
 
 
 @dataclass(frozen=True)
@@ -45,10 +47,12 @@ class Candidate:
     text: str
     semantic: float
     lexical: float
+    type_ok: float = 1.0  # 1.0 when it holds an answer of the type the question asks for
 
     @property
     def score(self) -> float:
-        return W_SEMANTIC * self.semantic + W_LEXICAL * self.lexical
+        base = W_SEMANTIC * self.semantic + W_LEXICAL * self.lexical
+        return base * (1.0 - TYPE_PENALTY * (1.0 - self.type_ok))
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,7 @@ class ExtractiveAnswerer:
             for a, b in split_sentences(c.text):
                 key = (c.article_id, c.start + a, c.start + b)
                 text = c.text[a:b]
-                if key in seen or len(re.findall(r"\w+", text)) < MIN_WORDS:
+                if key in seen or len(re.findall(r"\w+", text)) < MIN_WORDS or _is_credit(text):
                     continue
                 seen.add(key)
                 rows.append((p, key[1], key[2], text))
@@ -130,12 +134,14 @@ class ExtractiveAnswerer:
         vecs = self._vectors([(p.chunk.article_id, s, e) for p, s, e, _ in rows], [r[3] for r in rows])
         sem = vecs @ np.asarray(query_vector, dtype=np.float32)
         weights = weighted_terms(question, history)
+        kind = expected_type(question)
         total = sum(w * idf.idf(t) for t, w in weights.items()) or 1.0
         out = []
         for (p, s, e, text), sv in zip(rows, sem):
             terms = set(tokenize([text])[0])
             covered = sum(w * idf.idf(t) for t, w in weights.items() if t in terms)
-            out.append(Candidate(p, s, e, text, max(0.0, float(sv)), covered / total))
+            out.append(Candidate(p, s, e, text, max(0.0, float(sv)), covered / total,
+                                 type_match(kind, text, question)))
         out.sort(key=lambda c: -c.score)
         return out
 
@@ -165,6 +171,12 @@ class ExtractiveAnswerer:
             )
             parts.append(f"{c.text} [{n}]")
         return Extract(JOINER.join(parts), tuple(cites), False, best, tuple(cands))
+
+
+def _is_credit(text: str) -> bool:
+    """A photo credit like "(Jose Perez/Bauer-Griffin/GC Images)" is no answer."""
+    t = text.strip()
+    return t.startswith("(") and t.endswith(")")
 
 
 def _norm(s: str) -> str:
