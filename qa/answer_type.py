@@ -1,7 +1,7 @@
 """Expected answer types: a classic QA signal, used by the extractive answerer.
 
 "Who ..." wants a named person, "When ..." a time expression, "How many/much ..." (or "what
-amount/gross/number ...") a quantity, "Where ..." a place. A sentence that holds no answer of
+amount/gross/number ...") a quantity, "Where ..." a place, "Why ..." a stated reason (because, due to, in order to, following ...). A sentence that holds no answer of
 the expected type is a weaker answer, however many question words it repeats. The check is
 generic (word shapes), not tied to any article.
 """
@@ -34,6 +34,12 @@ _QUANTITY = re.compile(
     re.IGNORECASE,
 )
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?(?:\s+(?:[A-Z]\.\s*)?[A-Z][a-z]+){1,2}\b")
+_REASON = re.compile(
+    r"\b(?:because|since|due to|owing to|thanks to|in order to|so as to|so that|as a result|"
+    r"good faith|reasons?|motive|motivated|aim(?:ed|s)? to|intend(?:ed|s)? to|in a bid to|"
+    r"(?:was|were|is|being) done to|in an effort to|designed to|following|after|amid)\b",
+    re.IGNORECASE,
+)
 _PLACE = re.compile(r"\b(?:in|at|from|to|near)\s+(?:the\s+)?[A-Z][\w.]+")
 
 _Q_WHO = re.compile(r"^\s*(?:who|whom|whose)\b|\bwho(?:m|se)?\s+(?:is|are|was|were)\b", re.I)
@@ -44,11 +50,12 @@ _Q_QUANTITY = re.compile(
     r"percentage|share|age|salary|fine|damages)\b",
     re.IGNORECASE,
 )
+_Q_WHY = re.compile(r"^\s*(?:and\s+)?why\b|\bfor what reason\b|\bwhat (?:was|is) the reason\b", re.I)
 _Q_WHERE = re.compile(r"^\s*where\b|\bin which (?:city|country|state|court|place)\b", re.I)
 
 
 def expected_type(question: str) -> str:
-    """'person', 'time', 'quantity', 'place' or '' (no particular type)."""
+    """'person', 'time', 'quantity', 'place', 'reason' or '' (no particular type)."""
     if _Q_QUANTITY.search(question):
         return "quantity"
     if _Q_WHEN.search(question):
@@ -57,6 +64,8 @@ def expected_type(question: str) -> str:
         return "person"
     if _Q_WHERE.search(question):
         return "place"
+    if _Q_WHY.search(question):
+        return "reason"
     return ""
 
 
@@ -68,6 +77,8 @@ def type_match(kind: str, sentence: str, question: str) -> float:
         return 1.0 if _TIME.search(sentence) else 0.0
     if kind == "quantity":
         return 1.0 if _QUANTITY.search(sentence) else 0.0
+    if kind == "reason":
+        return 1.0 if _REASON.search(sentence) else 0.0
     if kind == "place":
         return 1.0 if _PLACE.search(sentence) else 0.0
     # person: a multi-word name that is not just the question's own names
