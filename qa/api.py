@@ -21,7 +21,7 @@ from index.embed import Embedder, make_embedder
 from index.ingest import ingest as run_ingest
 from index.store import ChunkStore, make_client
 from qa.errors import IndexEmptyError, InputError
-from qa.extractive import ExtractiveAnswerer, IdfTable
+from qa.extractive import JOINER, ExtractiveAnswerer, IdfTable
 from qa.followup import context_turns, retrieval_query
 from qa.retrieve import HybridRetriever, Scope
 from qa.settings import Settings
@@ -61,6 +61,14 @@ class Assistant:
         if llm is None and settings.use_llm:
             llm = _make_llm(settings, embedder)
         return cls(settings, embedder, store, llm)
+
+    def warm(self) -> None:
+        """Load what the first question would otherwise wait for (sentence model, BM25)."""
+        from index.chunk import split_sentences
+
+        split_sentences("Warm up. Done.")
+        if self.store.count_chunks():
+            self.idf()
 
     # -- library ----------------------------------------------------------------------------
     def ingest(self, paths: Sequence[str | Path], *, prune: bool = False,
@@ -148,7 +156,11 @@ class Assistant:
             support=round(ex.support, 4),
             timings={"retrieve": t1 - t0, "answer": t2 - t1, "total": t2 - t0, **r.timings},
         )
-        yield ans.text
+        if ex.refused:
+            yield ans.text
+        else:  # one piece per cited sentence, so every door streams the same way
+            for i, c in enumerate(ans.citations):
+                yield ("" if i == 0 else JOINER) + f"{c.quote} [{c.number}]"
         yield ans
 
 

@@ -1,0 +1,74 @@
+"""The extractive answerer on small synthetic passages, with the real embedding model."""
+
+import re
+
+import pytest
+
+from index.bm25 import Bm25Index
+from qa.extractive import JOINER, REFUSAL_TEXT, ExtractiveAnswerer, IdfTable
+from qa.types import ArticleMeta, Chunk, Passage
+
+TEXT_A = (
+    "The mayor opened the new bridge on Tuesday. "
+    "The bridge cost $40 million to build. "
+    "Critics said the money should have gone to schools."
+)
+TEXT_B = "The river floods every spring. Engineers raised the bridge deck by two metres."
+
+
+def _passages() -> list[Passage]:
+    out = []
+    for rank, (aid, text) in enumerate((("a", TEXT_A), ("b", TEXT_B)), 1):
+        ch = Chunk(f"{aid}-0", aid, 0, 0, len(text), text, 30)
+        out.append(Passage(ch, ArticleMeta(aid, f"Article {aid}"), score=1.0 / rank, rank=rank))
+    return out
+
+
+@pytest.fixture()
+def answerer(embedder):  # type: ignore[no-untyped-def]
+    return ExtractiveAnswerer(embedder, threshold=0.3, max_sentences=3)
+
+
+def _idf(passages: list[Passage]) -> IdfTable:
+    bm = Bm25Index.build([p.chunk.chunk_id for p in passages], [p.chunk.text for p in passages], "g")
+    return IdfTable(bm)
+
+
+def test_answers_with_verbatim_cited_sentences(answerer, embedder) -> None:  # type: ignore[no-untyped-def]
+    ps = _passages()
+    q = "How much did the bridge cost?"
+    ex = answerer.answer(q, [], ps, embedder.embed([q])[0], _idf(ps))
+    assert not ex.refused
+    assert ex.citations[0].quote == "The bridge cost $40 million to build."
+    # numbered 1..n in order of first use, each marker resolving to its citation
+    assert [c.number for c in ex.citations] == list(range(1, len(ex.citations) + 1))
+    assert re.findall(r"\[(\d+)\]", ex.text) == [str(c.number) for c in ex.citations]
+    # no word of its own: the text is the quotes, their markers and the declared joiner
+    assert ex.text == JOINER.join(f"{c.quote} [{c.number}]" for c in ex.citations)
+    for c in ex.citations:
+        src = TEXT_A if c.article.article_id == "a" else TEXT_B
+        assert src[c.start : c.end] == c.quote
+
+
+def test_refuses_when_the_passages_do_not_support_it(answerer, embedder) -> None:  # type: ignore[no-untyped-def]
+    ps = _passages()
+    q = "What is the capital of France?"
+    ex = answerer.answer(q, [], ps, embedder.embed([q])[0], _idf(ps))
+    assert ex.refused
+    assert ex.text == REFUSAL_TEXT
+    assert ex.citations == ()
+    assert ex.support < 0.3
+
+
+def test_no_passages_is_a_refusal(answerer, embedder) -> None:  # type: ignore[no-untyped-def]
+    ex = answerer.answer("Anything?", [], [], embedder.embed(["Anything?"])[0], _idf(_passages()))
+    assert ex.refused and ex.support == 0.0
+
+
+def test_expected_type_prefers_the_sentence_with_an_amount(answerer, embedder) -> None:  # type: ignore[no-untyped-def]
+    ps = _passages()
+    q = "How much money did the bridge cost?"
+    cands = answerer.candidates(q, [], ps, embedder.embed([q])[0], _idf(ps))
+    assert cands[0].text == "The bridge cost $40 million to build."
+    assert cands[0].type_ok == 1.0
+    assert all(c.type_ok == 0.0 for c in cands if "$" not in c.text and "two" not in c.text)
