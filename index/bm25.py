@@ -18,6 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 
 log = logging.getLogger(__name__)
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 
 
 @functools.lru_cache(maxsize=1)

@@ -22,7 +22,7 @@ def default_store_path() -> str:
 
 
 # Calibrated on eval/gold.jsonl by `python -m eval.calibrate` (see README); a setting, not a rule.
-DEFAULT_REFUSAL_THRESHOLD = 0.40
+DEFAULT_REFUSAL_THRESHOLD = 0.27
 
 
 @dataclass(frozen=True)
