@@ -14,8 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+from collections.abc import Sequence
+from itertools import pairwise
 from pathlib import Path
-from typing import Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,7 +25,7 @@ def choose_threshold(answerable: Sequence[float], unanswerable: Sequence[float])
     """The threshold in the middle of the widest gap among those with the most correct cases."""
     points = sorted({0.0, 1.0, *answerable, *unanswerable})
     best: tuple[int, float, float] = (-1, 0.0, 0.0)  # (correct, gap width, threshold)
-    for lo, hi in zip(points, points[1:]):
+    for lo, hi in pairwise(points):
         t = (lo + hi) / 2
         correct = sum(s >= t for s in answerable) + sum(s < t for s in unanswerable)
         cand = (correct, hi - lo, t)

@@ -12,8 +12,9 @@ import hashlib
 import json
 import logging
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -59,7 +60,7 @@ class Bm25Index:
         self._pos = {cid: i for i, cid in enumerate(ids)}
 
     @classmethod
-    def build(cls, ids: list[str], texts: Sequence[str], generation: str) -> "Bm25Index":
+    def build(cls, ids: list[str], texts: Sequence[str], generation: str) -> Bm25Index:
         import bm25s
 
         retriever = bm25s.BM25()
@@ -99,7 +100,7 @@ class Bm25Index:
         tmp.rename(folder)  # the old index is replaced whole, never half-written
 
     @classmethod
-    def load(cls, folder: Path) -> "Bm25Index | None":
+    def load(cls, folder: Path) -> Bm25Index | None:
         import bm25s
 
         try:
@@ -120,7 +121,7 @@ def cache_folder(store_path: str, chroma_url: str, collection: str) -> Path:
     return Path(store_path) / "bm25" / collection
 
 
-def load_or_build(store: Any, folder: Path, current: "Bm25Index | None" = None) -> Bm25Index:
+def load_or_build(store: Any, folder: Path, current: Bm25Index | None = None) -> Bm25Index:
     """The BM25 index for the store's current generation: in memory, on disk, or rebuilt."""
     gen = store.generation()
     if current is not None and current.generation == gen:

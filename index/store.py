@@ -15,8 +15,9 @@ from __future__ import annotations
 import logging
 import os
 import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
@@ -48,7 +49,7 @@ def make_client(store_path: str, chroma_url: str = "") -> Any:
                 ssl=u.scheme == "https", settings=cs,
             )
             client.heartbeat()
-        except Exception as e:  # noqa: BLE001 - chromadb raises assorted types here
+        except Exception as e:
             raise StoreError(
                 f"Cannot reach the Chroma server at {chroma_url} ({e}). Start it with "
                 "`chroma run --host 127.0.0.1 --port PORT --path DIR`, or unset QA_CHROMA_URL "
@@ -104,7 +105,7 @@ class ChunkStore:
             self.records = client.get_or_create_collection(
                 f"{name}_articles", metadata={"generation": "new"}, embedding_function=None
             )
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             raise StoreError(f"Cannot open the Chroma collections {name}_*: {e}") from e
         md = self.chunks.metadata or {}
         if md.get("embed_model") != embed_model or int(md.get("dim", dim)) != dim:

@@ -19,7 +19,7 @@ def llama_index_static() -> Path:
     spec = importlib.util.find_spec("llama_index.core")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("llama-index-core is not installed: `pip install -e .`")
-    return Path(list(spec.submodule_search_locations)[0]) / "_static"
+    return Path(next(iter(spec.submodule_search_locations))) / "_static"
 
 
 @functools.lru_cache(maxsize=4)

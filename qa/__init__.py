@@ -19,7 +19,11 @@ _EXPORTS = {
     "Answer": "qa.types", "ArticleInfo": "qa.types", "ArticleMeta": "qa.types",
     "Citation": "qa.types", "IngestReport": "qa.types", "Passage": "qa.types",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "Answer", "ArticleInfo", "ArticleMeta", "Assistant", "Citation", "ConfigError",
+    "IndexEmptyError", "IngestReport", "InputError", "LLMError", "Passage", "QAError", "Settings",
+    "StoreMismatchError",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -42,16 +42,16 @@ _REASON = re.compile(
 )
 _PLACE = re.compile(r"\b(?:in|at|from|to|near)\s+(?:the\s+)?[A-Z][\w.]+")
 
-_Q_WHO = re.compile(r"^\s*(?:who|whom|whose)\b|\bwho(?:m|se)?\s+(?:is|are|was|were)\b", re.I)
-_Q_WHEN = re.compile(r"^\s*when\b|\bwhat (?:date|day|time|year|month)\b|\bhow long ago\b", re.I)
+_Q_WHO = re.compile(r"^\s*(?:who|whom|whose)\b|\bwho(?:m|se)?\s+(?:is|are|was|were)\b", re.IGNORECASE)
+_Q_WHEN = re.compile(r"^\s*when\b|\bwhat (?:date|day|time|year|month)\b|\bhow long ago\b", re.IGNORECASE)
 _Q_QUANTITY = re.compile(
     r"\bhow (?:many|much|old|long|large|big)\b|"
     r"\bwhat (?:\w+ ){0,3}(?:amount|number|gross|figure|total|price|cost|sum|revenue|"
     r"percentage|share|age|salary|fine|damages)\b",
     re.IGNORECASE,
 )
-_Q_WHY = re.compile(r"^\s*(?:and\s+)?why\b|\bfor what reason\b|\bwhat (?:was|is) the reason\b", re.I)
-_Q_WHERE = re.compile(r"^\s*where\b|\bin which (?:city|country|state|court|place)\b", re.I)
+_Q_WHY = re.compile(r"^\s*(?:and\s+)?why\b|\bfor what reason\b|\bwhat (?:was|is) the reason\b", re.IGNORECASE)
+_Q_WHERE = re.compile(r"^\s*where\b|\bin which (?:city|country|state|court|place)\b", re.IGNORECASE)
 
 
 def expected_type(question: str) -> str:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from index.bm25 import cache_folder
 from index.chunk import Chunker
@@ -51,7 +52,7 @@ class Assistant:
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, embedder: Embedder | None = None,
-             client: Any = None, llm: Any = None) -> "Assistant":
+             client: Any = None, llm: Any = None) -> Assistant:
         """Open (or create) the store named by `settings`; heavy parts may be passed in."""
         settings = settings or Settings.from_env()
         embedder = embedder or make_embedder(settings.embed_backend, **_openai_embed_args(settings))
@@ -108,11 +109,11 @@ class Assistant:
         return q
 
     def retrieve(self, question: str, history: Sequence[str] = (), *, top_k: int | None = None,
-                 scope: Scope = Scope()) -> tuple[list[Passage], Any, str]:
+                 scope: Scope | None = None) -> tuple[list[Passage], Any, str]:
         """The passages for a question (follow-ups retrieved with their earlier turns)."""
         q = self.check_question(question)
         rq = retrieval_query(q, history)
-        r = self.retriever.retrieve(rq, top_k or self.settings.top_k, scope)
+        r = self.retriever.retrieve(rq, top_k or self.settings.top_k, scope or Scope())
         return r.passages, r, rq
 
     def idf(self) -> IdfTable:

@@ -9,7 +9,8 @@ import argparse
 import logging
 import sys
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from qa.errors import QAError
 from qa.settings import Settings

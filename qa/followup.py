@@ -9,14 +9,14 @@ turns; a self-contained question is retrieved alone, so a change of topic is not
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 _ANAPHORA = re.compile(
     r"\b(he|him|his|she|her|hers|they|them|their|theirs|it|its|this|that|these|those|"
     r"there|then|the same|the former|the latter|the other)\b",
     re.IGNORECASE,
 )
-_ELLIPSIS = re.compile(r"^\s*(and|but|also|so|or|what about|how about|why|and why)\b", re.I)
+_ELLIPSIS = re.compile(r"^\s*(and|but|also|so|or|what about|how about|why|and why)\b", re.IGNORECASE)
 MAX_TURNS = 2
 
 

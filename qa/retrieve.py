@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -37,9 +38,7 @@ class Scope:
     def admits(self, md: dict[str, Any]) -> bool:
         if self.article_ids and md.get("article_id") not in self.article_ids:
             return False
-        if self.sources and md.get("source") not in self.sources:
-            return False
-        return True
+        return not (self.sources and md.get("source") not in self.sources)
 
 
 @dataclass
@@ -82,9 +81,10 @@ class HybridRetriever:
             self._scoped_ids = {key: {cid for cid, _, md in self.store.all_chunks() if scope.admits(md)}}
         return self._scoped_ids[key]
 
-    def retrieve(self, query: str, top_k: int = 5, scope: Scope = Scope(),
+    def retrieve(self, query: str, top_k: int = 5, scope: Scope | None = None,
                  dense_query: str | None = None) -> Retrieval:
         """Fuse the dense and BM25 rankings of `query` (dense may use another phrasing)."""
+        scope = scope or Scope()
         timings: dict[str, float] = {}
         t = time.perf_counter()
         qv = self.embedder.embed([dense_query or query])[0]
