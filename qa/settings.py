@@ -60,6 +60,8 @@ class Settings:
     history_tokens: int = 1000
     # ingestion
     max_file_bytes: int = 20_000_000
+    # browser chat
+    feedback_path: str = ""  # "" means <store_path>/feedback.jsonl
 
     def __post_init__(self) -> None:
         _check(self.chunk_tokens >= 16, f"chunk_tokens must be at least 16, got {self.chunk_tokens}")

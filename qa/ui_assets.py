@@ -1,0 +1,172 @@
+"""The browser chat's stylesheet and script (passed to Gradio's launch as css= and head=).
+
+The script only decorates what the server rendered: it turns the [n] markers of answers into
+buttons and, on a click, shows the matching source card of the sources panel. It never inserts
+text from answers as HTML (markers are built with createElement/textContent).
+"""
+
+from __future__ import annotations
+
+CSS = """
+#qa-header { align-items: baseline; gap: 1rem; }
+#qa-brand h1 { margin: 0; font-size: 1.6rem; }
+#qa-summary { color: var(--body-text-color-subdued); }
+#qa-examples { flex-wrap: wrap; gap: .4rem; }
+#qa-examples button.qa-example { flex: 0 1 auto; min-width: 0; font-weight: 400; }
+#qa-chat .qa-cite {
+  display: inline-block; border: 0; margin: 0 1px; padding: 0 .35em; cursor: pointer;
+  border-radius: .6em; font-size: .78em; line-height: 1.5; vertical-align: .15em;
+  background: var(--color-accent-soft); color: var(--color-accent); font-weight: 600;
+}
+#qa-chat .qa-cite:hover, #qa-chat .qa-cite:focus-visible {
+  background: var(--color-accent); color: white; outline: none;
+}
+#qa-chat .qa-unsupported {
+  background: #fff4d6; border-bottom: 2px dotted #d97706; color: #7c4a03;
+}
+.dark #qa-chat .qa-unsupported { background: #4a3710; color: #fde68a; }
+#qa-sources { max-height: 760px; overflow-y: auto; }
+.qa-sources-empty { color: var(--body-text-color-subdued); padding: 1rem; }
+.qa-sources-empty .qa-cite-demo {
+  background: var(--color-accent-soft); color: var(--color-accent); border-radius: .6em;
+  padding: 0 .35em; font-weight: 600; font-size: .8em;
+}
+.qa-turn header { margin: .2rem 0 .6rem; }
+.qa-turn-q { font-weight: 600; }
+.qa-turn-meta { font-size: .8rem; color: var(--body-text-color-subdued); }
+.qa-sub { font-weight: 600; margin: .4rem 0; }
+details.qa-card {
+  border: 1px solid var(--border-color-primary); border-radius: .6rem; margin: 0 0 .6rem;
+  background: var(--block-background-fill); transition: box-shadow .3s;
+}
+details.qa-card > summary {
+  list-style: none; cursor: pointer; display: flex; gap: .6rem; padding: .6rem .7rem;
+}
+details.qa-card > summary::-webkit-details-marker { display: none; }
+details.qa-card[open] > summary { border-bottom: 1px solid var(--border-color-primary); }
+.qa-num {
+  flex: none; width: 1.6rem; height: 1.6rem; border-radius: 50%; display: grid;
+  place-items: center; font-weight: 700; font-size: .8rem;
+  background: var(--color-accent-soft); color: var(--color-accent);
+}
+.qa-card-head { display: flex; flex-direction: column; min-width: 0; }
+.qa-title { font-weight: 600; line-height: 1.3; }
+.qa-pub { font-size: .8rem; color: var(--body-text-color-subdued); }
+.qa-quote { font-size: .85rem; font-style: italic; margin-top: .2rem; }
+details.qa-card[open] .qa-quote { display: none; }
+.qa-passage {
+  padding: .6rem .8rem; white-space: pre-wrap; line-height: 1.55; font-size: .92rem;
+  max-height: 320px; overflow-y: auto;
+}
+.qa-passage mark.qa-hl { background: #fde68a; color: inherit; padding: 0 .1em; border-radius: 2px; }
+.dark .qa-passage mark.qa-hl { background: #854d0e; }
+.qa-where { padding: 0 .8rem .6rem; font-size: .78rem; color: var(--body-text-color-subdued);
+  overflow-wrap: anywhere; }
+.qa-chars { margin-left: .4rem; }
+.qa-warn { background: #fff4d6; color: #7c4a03; padding: .5rem .7rem; border-radius: .4rem;
+  font-size: .85rem; }
+.qa-note { font-size: .8rem; color: var(--body-text-color-subdued); }
+details.qa-card.qa-flash { box-shadow: 0 0 0 3px var(--color-accent); }
+.qa-report table { width: 100%; font-size: .85rem; border-collapse: collapse; }
+.qa-report td, .qa-report th { padding: .3rem .5rem; border-bottom: 1px solid
+  var(--border-color-primary); text-align: left; vertical-align: top; }
+.qa-report tr.qa-st-failed td { color: #b91c1c; }
+.qa-badge { display: inline-block; padding: 0 .45em; border-radius: .5em; font-size: .78rem;
+  font-weight: 600; background: var(--background-fill-secondary); }
+.qa-st-added .qa-badge, .qa-st-updated .qa-badge { background: #dcfce7; color: #166534; }
+.qa-st-failed .qa-badge { background: #fee2e2; color: #991b1b; }
+footer { visibility: visible; }
+"""
+
+JS = r"""
+(() => {
+  if (window.__qaCites) return;
+  window.__qaCites = true;
+  const MARK = /\[(\d{1,3})\]/g;
+
+  function bots() {
+    return Array.from(document.querySelectorAll('#qa-chat [data-testid="bot"]'));
+  }
+
+  function decorate() {
+    bots().forEach((bot, turn) => {
+      const root = bot.querySelector('.message-content') || bot;
+      const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+      const found = [];
+      while (walker.nextNode()) {
+        const n = walker.currentNode;
+        const p = n.parentElement;
+        if (!p || p.closest('.qa-cite, code, pre, a, button')) continue;
+        MARK.lastIndex = 0;
+        if (MARK.test(n.nodeValue)) found.push(n);
+      }
+      found.forEach((n) => {
+        const s = n.nodeValue;
+        const frag = document.createDocumentFragment();
+        let last = 0;
+        let m;
+        MARK.lastIndex = 0;
+        while ((m = MARK.exec(s))) {
+          frag.append(document.createTextNode(s.slice(last, m.index)));
+          const b = document.createElement('button');
+          b.type = 'button';
+          b.className = 'qa-cite';
+          b.dataset.turn = String(turn);
+          b.dataset.n = m[1];
+          b.title = 'Show source ' + m[1];
+          b.textContent = '[' + m[1] + ']';
+          frag.append(b);
+          last = m.index + m[0].length;
+        }
+        frag.append(document.createTextNode(s.slice(last)));
+        n.replaceWith(frag);
+      });
+    });
+  }
+
+  function showTurn(panel, turn) {
+    panel.querySelectorAll('section.qa-turn').forEach((s) => {
+      s.hidden = Number(s.dataset.turn) !== turn;
+    });
+  }
+
+  function showSource(turn, n) {
+    const panel = document.getElementById('qa-sources');
+    if (!panel) return;
+    showTurn(panel, turn);
+    const card = document.getElementById('qa-src-' + turn + '-' + n);
+    if (!card) return;
+    panel.querySelectorAll('details.qa-card[open]').forEach((d) => {
+      if (d !== card) d.open = false;
+    });
+    card.open = true;
+    card.classList.remove('qa-flash');
+    void card.offsetWidth;
+    card.classList.add('qa-flash');
+    setTimeout(() => card.classList.remove('qa-flash'), 1600);
+    card.scrollIntoView({ behavior: 'smooth', block: 'nearest' });
+  }
+
+  document.addEventListener('click', (ev) => {
+    const t = ev.target;
+    if (!(t instanceof Element)) return;
+    const cite = t.closest('#qa-chat .qa-cite[data-n]');
+    if (cite) {
+      ev.preventDefault();
+      ev.stopPropagation();
+      showSource(Number(cite.dataset.turn), Number(cite.dataset.n));
+      return;
+    }
+    const bot = t.closest('#qa-chat [data-testid="bot"]');
+    const panel = document.getElementById('qa-sources');
+    if (bot && panel) showTurn(panel, bots().indexOf(bot));
+  }, true);
+
+  let queued = false;
+  new MutationObserver(() => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => { queued = false; decorate(); });
+  }).observe(document.documentElement, { childList: true, subtree: true, characterData: true });
+})();
+"""

@@ -1,0 +1,433 @@
+r"""Pure rendering for the browser chat: answers, citations and passages to safe markdown/HTML.
+
+Everything that comes from an article or an answer is *text*: it is escaped here before it is
+put inside markdown (the chat bubbles) or HTML (the sources panel, the library tables), so an
+article containing `<script>` or `<img onerror=...>` shows those characters and runs nothing.
+No Gradio import: `ui.py` wires these functions to components, tests call them directly.
+
+    escape_answer_md("<b>x</b> [1]")  ->  r"\<b\>x\</b\> [1]"   (shown as: <b>x</b> [1])
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from qa.types import Answer, ArticleInfo, ArticleMeta, Citation, IngestReport, Passage
+
+ArticleTextFn = Callable[[str], str]
+
+# Inline characters the chat's markdown renderer (marked + HTML) would interpret.
+_MD_INLINE = re.compile(r"([\\`*_~\[\]<>&|])")
+# Line starts that would become headings, quotes, lists or rules.
+_MD_LINE_START = re.compile(r"^(\s*)([#>+=-]|\d+(?=[.)]))", re.MULTILINE)
+# An [n] marker that the escaper turned into \[n\]; left alone when it could become a link.
+_ESCAPED_MARKER = re.compile(r"\\\[(\d{1,3})\\\](?![(:])")
+MARKER = re.compile(r"\[(\d{1,3})\]")
+
+PASSAGE_CONTEXT_CHARS = 300  # around a quote, when the cited chunk is not among the passages
+SNIPPET_CHARS = 160
+
+
+@dataclass(frozen=True)
+class ChatTurn:
+    """One question of a browser session and what came back (kept in per-session state)."""
+
+    question: str
+    history: tuple[str, ...] = ()  # the earlier user questions it was asked with
+    requested_mode: str = "extractive"  # "extractive" | "llm"
+    answer: Answer | None = None
+    partial: str = ""  # text streamed so far, before the final Answer arrives
+    error: str = ""  # why there is no answer (e.g. the LLM failed)
+    llm_failed: bool = False  # the error is an LLM failure: offer the extractive answer
+
+    @property
+    def fell_back(self) -> bool:
+        """An LLM answer was asked for and an extractive one came back instead."""
+        return (
+            self.answer is not None
+            and self.requested_mode == "llm"
+            and not self.answer.mode.startswith("llm")
+        )
+
+
+@dataclass(frozen=True)
+class PassageView:
+    """The text shown for a citation, and where the quote stands in it (-1 when not found)."""
+
+    text: str
+    hl_start: int
+    hl_end: int
+    offset: int  # where `text` starts in the article
+
+
+# -- escaping -----------------------------------------------------------------------------------
+def escape_md(text: str) -> str:
+    """Escape text so the chat's markdown renderer shows it literally (no HTML, no markup)."""
+    out = _MD_INLINE.sub(r"\\\1", text)
+    return _MD_LINE_START.sub(_escape_line_start, out)
+
+
+def _escape_line_start(m: re.Match[str]) -> str:
+    lead, mark = m.group(1), m.group(2)
+    if mark[0].isdigit():  # "1." starts a list: escape the dot/paren after the number
+        return lead + mark + "\\"
+    return lead + "\\" + mark
+
+
+def escape_answer_md(text: str) -> str:
+    """Like `escape_md`, but keeps the [n] markers readable (they are plain text in markdown)."""
+    return _ESCAPED_MARKER.sub(r"[\1]", escape_md(text))
+
+
+def esc(text: object) -> str:
+    """HTML-escape anything (quotes too, so it is safe inside attributes)."""
+    return html.escape(str(text), quote=True)
+
+
+def safe_url(url: str) -> str:
+    """The url when it is http(s); "" otherwise (no javascript:, data: or file: links)."""
+    u = (url or "").strip()
+    return u if re.match(r"(?i)^https?://[^\s\"'<>]+$", u) else ""
+
+
+# -- chat bubbles -------------------------------------------------------------------------------
+def timing_label(ans: Answer) -> str:
+    """'extractive · 0.12 s' — the mode and total time of one answer."""
+    t = ans.timings.get("total")
+    return ans.mode + (f" · {t:.2f} s" if t is not None else "")
+
+
+def answer_markdown(ans: Answer) -> str:
+    """The chat bubble of a final answer: escaped text, [n] markers, flagged sentences."""
+    if ans.refused:
+        return refused_markdown(ans)
+    flagged = [s.text for s in ans.unsupported_sentences if s.text.strip()]
+    parts: list[str] = []
+    rest, pos, missing = ans.text, 0, []
+    for sentence in flagged:
+        i = rest.find(sentence, pos)
+        if i < 0:
+            missing.append(sentence)
+            continue
+        parts.append(escape_answer_md(rest[pos:i]))
+        parts.append(
+            '<span class="qa-unsupported" title="Not supported by the cited passages">⚠ '
+            + escape_answer_md(sentence) + "</span>"
+        )
+        pos = i + len(sentence)
+    parts.append(escape_answer_md(rest[pos:]))
+    md = "".join(parts)
+    if missing:
+        md += "\n\n**Not supported by the cited passages:**\n" + "\n".join(
+            f"\\- ⚠ {escape_answer_md(s)}" for s in missing
+        )
+    return md
+
+
+def refused_markdown(ans: Answer, n: int = 3) -> str:
+    """A refusal, with the closest passages offered as 'you may be looking for'."""
+    md = escape_md(ans.text)
+    if ans.passages:
+        md += "\n\n**You may be looking for:**"
+        for p in ans.passages[:n]:
+            label = p.article.title or p.article.article_id
+            if p.article.source:
+                label += f" ({p.article.source})"
+            md += f"\n\\- *{escape_md(label)}* — “{escape_md(snippet(p.chunk.text))}”"
+    return md
+
+
+def turn_markdown(turn: ChatTurn) -> str:
+    """The assistant bubble for a turn, whatever state it is in."""
+    if turn.answer is not None:
+        body = answer_markdown(turn.answer)
+        if turn.fell_back:
+            why = "; ".join(w.strip().rstrip(".") for w in turn.answer.warnings)
+            why = why or "no reason given"
+            body = (
+                f"**The language model failed** ({escape_md(why)}). "
+                "Here is the extractive answer instead (verbatim sentences from the articles):"
+                "\n\n" + body
+            )
+        return body
+    if turn.error:
+        tail = (
+            "\n\nUse **Answer extractively instead** below to get the answer built from "
+            "the articles' own sentences." if turn.llm_failed else ""
+        )
+        return f"⚠️ {escape_md(turn.error)}{tail}"
+    if turn.partial:
+        return escape_answer_md(turn.partial) + " ▌"
+    return "*Searching the articles…*"
+
+
+def chat_messages(turns: Sequence[ChatTurn]) -> list[dict[str, str]]:
+    """The Chatbot value (messages format): one user and one assistant message per turn."""
+    out: list[dict[str, str]] = []
+    for t in turns:
+        out.append({"role": "user", "content": escape_md(t.question)})
+        out.append({"role": "assistant", "content": turn_markdown(t)})
+    return out
+
+
+def snippet(text: str, n: int = SNIPPET_CHARS) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= n else flat[: n - 1].rsplit(" ", 1)[0] + "…"
+
+
+# -- sources panel ------------------------------------------------------------------------------
+def passage_view(ans: Answer, c: Citation,
+                 article_text: ArticleTextFn | None = None) -> PassageView:
+    """The passage a citation points into, with the quote located in it.
+
+    The chunk from `ans.passages` when it is there, else a window of the stored article text.
+    The highlight is placed by the citation's character span and checked against the quote;
+    when they disagree the quote is searched for, and when it is not there nothing is
+    highlighted (hl_start == -1) rather than marking the wrong words.
+    """
+    p = next((p for p in ans.passages if p.chunk.chunk_id == c.chunk_id), None)
+    if p is not None:
+        text, offset = p.chunk.text, p.chunk.start
+    elif article_text is not None:
+        try:
+            full = article_text(c.article.article_id)
+        except Exception:  # noqa: BLE001 - a deleted article still shows its quote
+            full = ""
+        if full:
+            a = max(0, c.start - PASSAGE_CONTEXT_CHARS)
+            b = min(len(full), c.end + PASSAGE_CONTEXT_CHARS)
+            if a > 0:  # start and end on word boundaries
+                sp = full.find(" ", a, c.start)
+                a = sp + 1 if sp >= 0 else a
+            if b < len(full):
+                sp = full.rfind(" ", c.end, b)
+                b = sp if sp >= 0 else b
+            text, offset = full[a:b], a
+        else:
+            text, offset = c.quote, c.start
+    else:
+        text, offset = c.quote, c.start
+    s, e = c.start - offset, c.end - offset
+    if not (0 <= s <= e <= len(text) and text[s:e] == c.quote):
+        i = text.find(c.quote) if c.quote else -1
+        s, e = (i, i + len(c.quote)) if i >= 0 else (-1, -1)
+    return PassageView(text=text, hl_start=s, hl_end=e, offset=offset)
+
+
+def highlight_html(view: PassageView) -> str:
+    """The passage as escaped HTML with the quote inside <mark>."""
+    t = view.text
+    if view.hl_start < 0:
+        return esc(t)
+    return (
+        esc(t[: view.hl_start]) + '<mark class="qa-hl">' + esc(t[view.hl_start: view.hl_end])
+        + "</mark>" + esc(t[view.hl_end:])
+    )
+
+
+def _meta_line(meta: ArticleMeta) -> str:
+    bits = [b for b in (meta.source, meta.date) if b]
+    return " · ".join(esc(b) for b in bits)
+
+
+def _where_html(meta: ArticleMeta, start: int | None = None, end: int | None = None) -> str:
+    url = safe_url(meta.url)
+    if url:
+        where = (
+            f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer nofollow">'
+            f"{esc(url)}</a>"
+        )
+    else:
+        where = f'<span class="qa-path">{esc(meta.path or meta.article_id)}</span>'
+    if start is not None and end is not None:
+        where += f' <span class="qa-chars">chars {start}–{end}</span>'
+    return where
+
+
+def citation_card_html(turn_index: int, ans: Answer, c: Citation,
+                       article_text: ArticleTextFn | None = None, open_: bool = False) -> str:
+    """One source card: number, title, publication, date, link, passage with <mark>."""
+    view = passage_view(ans, c, article_text)
+    note = "" if view.hl_start >= 0 else (
+        '<p class="qa-warn">The quoted words were not found in this passage; the quote '
+        f"is: “{esc(c.quote)}”</p>"
+    )
+    return (
+        f'<details class="qa-card" id="qa-src-{turn_index}-{c.number}" data-n="{c.number}"'
+        f'{" open" if open_ else ""}>'
+        f'<summary><span class="qa-num">{c.number}</span>'
+        f'<span class="qa-card-head"><span class="qa-title">{esc(c.article.title)}</span>'
+        f'<span class="qa-pub">{_meta_line(c.article)}</span>'
+        f'<span class="qa-quote">“{esc(snippet(c.quote, 140))}”</span></span></summary>'
+        f'<div class="qa-passage">{highlight_html(view)}</div>{note}'
+        f'<div class="qa-where">{_where_html(c.article, c.start, c.end)}</div>'
+        "</details>"
+    )
+
+
+def passage_card_html(turn_index: int, i: int, p: Passage) -> str:
+    """A closest-passage card (refused answers): no highlight, the whole chunk."""
+    return (
+        f'<details class="qa-card qa-near" id="qa-near-{turn_index}-{i}">'
+        f'<summary><span class="qa-num">{i}</span>'
+        f'<span class="qa-card-head"><span class="qa-title">{esc(p.article.title)}</span>'
+        f'<span class="qa-pub">{_meta_line(p.article)}</span>'
+        f'<span class="qa-quote">“{esc(snippet(p.chunk.text, 140))}”</span></span></summary>'
+        f'<div class="qa-passage">{esc(p.chunk.text)}</div>'
+        f'<div class="qa-where">{_where_html(p.article, p.chunk.start, p.chunk.end)}</div>'
+        "</details>"
+    )
+
+
+def turn_sources_html(i: int, turn: ChatTurn, article_text: ArticleTextFn | None = None,
+                      active: bool = False) -> str:
+    """The panel section of one turn."""
+    head = f'<div class="qa-turn-q">{esc(turn.question)}</div>'
+    ans = turn.answer
+    if ans is None:
+        body = f'<p class="qa-empty">{esc(turn.error or "Answering…")}</p>'
+        meta = ""
+    elif ans.refused:
+        meta = (f'<div class="qa-turn-meta">{esc(timing_label(ans))} · '
+                "no answer in the articles</div>")
+        body = '<p class="qa-sub">You may be looking for:</p>' + "".join(
+            passage_card_html(i, k, p) for k, p in enumerate(ans.passages, 1)
+        ) if ans.passages else '<p class="qa-empty">No passages came close.</p>'
+    else:
+        n = len(ans.citations)
+        meta = (f'<div class="qa-turn-meta">{esc(timing_label(ans))} · '
+                f'{n} source{"" if n == 1 else "s"}</div>')
+        body = "".join(citation_card_html(i, ans, c, article_text) for c in ans.citations)
+        flagged = ans.unsupported_sentences
+        if flagged:
+            body += ('<div class="qa-warn"><b>Not supported by the cited passages:</b><ul>'
+                     + "".join(f"<li>{esc(s.text)}</li>" for s in flagged) + "</ul></div>")
+        if ans.warnings:
+            body += "".join(f'<p class="qa-note">{esc(w)}</p>' for w in ans.warnings)
+    hidden = "" if active else " hidden"
+    return (f'<section class="qa-turn" data-turn="{i}"{hidden}>'
+            f"<header>{head}{meta}</header>{body}</section>")
+
+
+EMPTY_SOURCES = (
+    '<div class="qa-sources-empty"><p><b>Sources</b> appear here.</p>'
+    "<p>Click a <span class=\"qa-cite qa-cite-demo\">1</span> marker in an answer, or a card, "
+    "to read the passage with the cited sentence highlighted.</p></div>"
+)
+
+
+def sources_html(turns: Sequence[ChatTurn], article_text: ArticleTextFn | None = None,
+                 active: int | None = None) -> str:
+    """The sources panel for a whole conversation: one section per turn, one shown."""
+    if not turns:
+        return f'<div class="qa-sources">{EMPTY_SOURCES}</div>'
+    shown = len(turns) - 1 if active is None else active
+    return '<div class="qa-sources">' + "".join(
+        turn_sources_html(i, t, article_text, active=(i == shown)) for i, t in enumerate(turns)
+    ) + "</div>"
+
+
+# -- library ------------------------------------------------------------------------------------
+LIBRARY_HEADERS = ["Title", "Publication", "Date", "Chunks", "Id"]
+
+
+def library_rows(infos: Sequence[ArticleInfo], query: str | None = "") -> list[list[Any]]:
+    """Rows of the library table, filtered by a case-insensitive text query.
+
+    Cells are plain strings; the Dataframe shows them as text (no markdown/HTML datatype).
+    """
+    q = (query or "").strip().lower()
+    rows = []
+    for i in sorted(infos, key=lambda i: (i.meta.title.lower(), i.meta.article_id)):
+        m = i.meta
+        hay = f"{m.title} {m.source} {m.date} {m.article_id} {m.url} {m.path}".lower()
+        if q and q not in hay:
+            continue
+        rows.append([m.title, m.source, m.date, i.n_chunks, m.article_id])
+    return rows
+
+
+def article_choices(infos: Sequence[ArticleInfo]) -> list[tuple[str, str]]:
+    """(label, article id) pairs for dropdowns, labels made unique by the id's tail."""
+    out = []
+    for i in sorted(infos, key=lambda i: (i.meta.title.lower(), i.meta.article_id)):
+        label = i.meta.title or i.meta.article_id
+        if i.meta.source:
+            label += f" — {i.meta.source}"
+        out.append((label, i.meta.article_id))
+    seen: dict[str, int] = {}
+    for label, _ in out:
+        seen[label] = seen.get(label, 0) + 1
+    return [
+        (f"{label} ({aid[-40:]})" if seen[label] > 1 else label, aid) for label, aid in out
+    ]
+
+
+def source_choices(infos: Sequence[ArticleInfo]) -> list[str]:
+    return sorted({i.meta.source for i in infos if i.meta.source})
+
+
+def ingest_report_html(report: IngestReport, names: dict[str, str] | None = None) -> str:
+    """The per-file report of an upload, like the CLI's: status, file, chunks or reason."""
+    names = names or {}
+    rows = []
+    for r in report.results:
+        shown = names.get(r.path, r.path)
+        detail = r.reason if r.status in ("failed", "duplicate") else (
+            f"{r.n_chunks} chunks" if r.status in ("added", "updated") else r.reason)
+        title = f" — {esc(r.title)}" if r.title else ""
+        rows.append(
+            f'<tr class="qa-st-{esc(r.status)}"><td><span class="qa-badge">{esc(r.status)}'
+            f"</span></td><td>{esc(shown)}{title}</td><td>{esc(detail)}</td></tr>"
+        )
+    return (
+        '<div class="qa-report"><table><thead><tr><th>Status</th><th>File</th><th>Detail</th>'
+        f'</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+        f"<p>{esc(report.summary())} in {report.seconds:.1f} s</p></div>"
+    )
+
+
+def rejected_html(rejected: Sequence[tuple[str, str]]) -> str:
+    """Files refused before ingestion (wrong type, too big), with the reason."""
+    if not rejected:
+        return ""
+    return '<div class="qa-report"><table><tbody>' + "".join(
+        f'<tr class="qa-st-failed"><td><span class="qa-badge">rejected</span></td>'
+        f"<td>{esc(n)}</td><td>{esc(why)}</td></tr>"
+        for n, why in rejected
+    ) + "</tbody></table></div>"
+
+
+# -- API payload --------------------------------------------------------------------------------
+def answer_payload(ans: Answer) -> dict[str, Any]:
+    """The JSON the `/ask` API endpoint returns (a plain dict at this edge only)."""
+
+    def meta(m: ArticleMeta) -> dict[str, str]:
+        # "file", not "path": gradio_client takes any dict with a "path" key for a file to fetch
+        return {"article_id": m.article_id, "title": m.title, "source": m.source,
+                "date": m.date, "url": m.url, "file": m.path}
+
+    return {
+        "question": ans.question,
+        "text": ans.text,
+        "refused": ans.refused,
+        "mode": ans.mode,
+        "citations": [
+            {"number": c.number, **meta(c.article), "chunk_id": c.chunk_id,
+             "start": c.start, "end": c.end, "quote": c.quote, "score": c.score}
+            for c in ans.citations
+        ],
+        "passages": [
+            {**meta(p.article), "chunk_id": p.chunk.chunk_id, "start": p.chunk.start,
+             "end": p.chunk.end, "text": p.chunk.text, "score": p.score}
+            for p in ans.passages
+        ],
+        "unsupported_sentences": [s.text for s in ans.unsupported_sentences],
+        "warnings": list(ans.warnings),
+        "standalone_question": ans.standalone_question,
+        "timings": dict(ans.timings),
+    }

@@ -1,0 +1,365 @@
+"""The browser chat in a real browser: Debian chromium driven by Playwright, one app per module.
+
+The app runs in-process on a free 127.0.0.1 port over a temporary store with the sample
+articles (plus one article full of HTML/JS, which must render as inert text). Screenshots go to
+test-artifacts/; UPDATE_DOCS_SCREENSHOT=1 also refreshes docs/screenshot.png.
+
+Needs /usr/bin/chromium (`apt-get install -y chromium`); `playwright install` is never used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT, make_bot
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+ARTIFACTS = ROOT / "test-artifacts"
+MISSION = "Why did Lively drop the distress claim?"
+XSS_ARTICLE = (
+    "Quenby harbour festival <script>window.__xss=1</script> report\n\n"
+    'The Quenby harbour festival drew 4,000 visitors to the <img src=x onerror="window.__xss=2"> '
+    "waterfront on Saturday.\n"
+    "Organisers said the lantern parade <script>alert(1)</script> was the highlight of the "
+    "Quenby harbour festival this year.\n"
+    "The festival returns next summer with a longer lantern parade <img src=x onerror=alert(1)>.\n"
+)
+XSS_QUESTION = "How many visitors did the Quenby harbour festival draw?"
+UPLOAD_FACT = (
+    "Marisol Vantongeren wins the Quillfeather Prize\n\n"
+    "The Quillfeather Prize for river cartography was awarded to Marisol Vantongeren on Tuesday "
+    "for her survey of the Oster delta.\n"
+    "The jury praised the survey's hand-drawn maps of forty-one tidal channels.\n"
+)
+UPLOAD_QUESTION = "Who was awarded the Quillfeather Prize?"
+
+pytestmark = pytest.mark.browser
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, embedder, sample_dir: Path
+           ) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    """The app over the samples + the XSS article, served on a free loopback port."""
+    import ui
+
+    tmp = tmp_path_factory.mktemp("ui")
+    xss_dir = tmp / "xss"
+    xss_dir.mkdir()
+    (xss_dir / "quenby_festival.txt").write_text(XSS_ARTICLE, encoding="utf-8")
+    bot = make_bot(tmp, embedder)
+    report = bot.ingest([sample_dir, xss_dir])
+    assert report.ok and report.count("added") == 4, report.summary()
+    app = ui.build_app(bot, bot.settings)
+    port = free_port()
+    ui.launch(app, bot.settings, host="127.0.0.1", port=port, prevent_thread_lock=True,
+              quiet=True)
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        yield {"url": f"http://127.0.0.1:{port}/", "bot": bot, "tmp": tmp,
+               "feedback": Path(bot.settings.store_path) / "feedback.jsonl"}
+    finally:
+        app.close()
+
+
+@pytest.fixture(scope="module")
+def browser(served: dict[str, Any]) -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `apt-get install -y chromium` (see .ci/run)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Page:
+    """A tab on the app that records dialogs and page errors."""
+
+    def __init__(self, browser: Any, url: str) -> None:
+        self.context = browser.new_context(viewport={"width": 1400, "height": 950})
+        self.page = self.context.new_page()
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        self.page.on("dialog", self._on_dialog)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.goto(url)
+        self.page.wait_for_selector("#qa-chat")
+        self.page.wait_for_selector("#qa-input textarea")
+
+    def _on_dialog(self, d: Any) -> None:
+        self.dialogs.append(d.message)
+        d.dismiss()
+
+    def ask(self, question: str, n_answers: int, timeout: float = 30_000) -> str:
+        """Type and send a question; wait for the n-th answer to be final; return its text."""
+        pg = self.page
+        pg.fill("#qa-input textarea", question)
+        pg.click("#qa-ask")
+        pg.wait_for_function(
+            """n => {
+                const b = document.querySelectorAll('#qa-chat [data-testid="bot"]');
+                if (b.length < n) return false;
+                const t = b[n - 1].innerText;
+                return t.length > 0 && !t.includes('Searching the articles') && !t.endsWith('▌');
+            }""", arg=n_answers, timeout=timeout)
+        return self.bot_text(n_answers - 1)
+
+    def bot_text(self, i: int) -> str:
+        return str(self.page.locator('#qa-chat [data-testid="bot"]').nth(i).inner_text())
+
+    def user_texts(self) -> list[str]:
+        return [t.strip() for t in
+                self.page.locator('#qa-chat [data-testid="user"]').all_inner_texts()]
+
+    def shot(self, name: str) -> None:
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def flat(s: str) -> str:
+    return " ".join(s.split())
+
+
+@pytest.fixture()
+def tab(browser: Any, served: dict[str, Any]) -> Iterator[Page]:
+    p = Page(browser, served["url"])
+    yield p
+    p.close()
+
+
+# -- chat ---------------------------------------------------------------------------------------
+def test_mission_question_streams_a_cited_answer(tab: Page, served: dict[str, Any]) -> None:
+    expected = served["bot"].ask(MISSION)
+    assert not expected.refused and expected.citations
+    pg = tab.page
+    pg.evaluate("""() => {
+        window.__states = [];
+        new MutationObserver(() => {
+            const b = document.querySelectorAll('#qa-chat [data-testid="bot"]');
+            if (b.length) window.__states.push(b[b.length - 1].innerText);
+        }).observe(document.getElementById('qa-chat'),
+                   {childList: true, subtree: true, characterData: true});
+    }""")
+    text = tab.ask(MISSION, 1)
+    assert "[1]" in text
+    assert flat(text) == flat(expected.text)
+    states = pg.evaluate("window.__states")
+    # streamed: a placeholder and/or the partial text (▌) showed before the final answer
+    assert any("Searching the articles" in s or s.rstrip().endswith("▌") for s in states), states
+    assert not text.rstrip().endswith("▌")
+    assert pg.locator("#qa-chat .qa-cite").count() == len(re.findall(r"\[\d+\]", expected.text))
+    meta = pg.locator("#qa-sources section.qa-turn:not([hidden]) .qa-turn-meta").inner_text()
+    assert re.match(r"extractive · \d+\.\d\d s · \d+ sources?", meta), meta
+
+    # thumbs up, then a comment: two rows with the same feedback id
+    pg.locator('#qa-chat button[aria-label="Like"]').first.click()
+    pg.wait_for_selector("#qa-comment textarea", state="visible")
+    pg.fill("#qa-comment textarea", "Good quotes.")
+    pg.click("#qa-comment-send")
+    pg.wait_for_function(
+        "() => document.querySelector('#qa-feedback-status').innerText"
+        ".includes('comment is saved')")
+    rows = [json.loads(x) for x in served["feedback"].read_text(encoding="utf-8").splitlines()]
+    mine = [r for r in rows if r["question"] == MISSION]
+    assert [r["rating"] for r in mine[-2:]] == ["up", "up"]
+    assert mine[-1]["comment"] == "Good quotes." and mine[-1]["feedback_id"] == mine[-2][
+        "feedback_id"]
+    assert mine[-1]["answer"] == expected.text and mine[-1]["mode"] == "extractive"
+    assert [c["quote"] for c in mine[-1]["citations"]] == [c.quote for c in expected.citations]
+    tab.shot("ui-mission")
+
+
+def test_clicking_a_marker_shows_the_passage_with_the_quote_marked(
+        tab: Page, served: dict[str, Any]) -> None:
+    expected = served["bot"].ask(MISSION)
+    tab.ask(MISSION, 1)
+    pg = tab.page
+    last = expected.citations[-1]
+    pg.locator(f'#qa-chat .qa-cite[data-n="{last.number}"]').first.click()
+    card = pg.locator(f"#qa-src-0-{last.number}")
+    assert card.get_attribute("open") is not None
+    mark = card.locator("mark.qa-hl")
+    mark.wait_for(state="visible")
+    assert flat(mark.inner_text()) == flat(last.quote)
+    head = flat(card.locator("summary").inner_text())
+    assert last.article.title[:40] in head
+    if last.article.source:
+        assert last.article.source in head
+    where = card.locator(".qa-where").inner_text()
+    assert (last.article.url or last.article.path) in where
+    assert f"chars {last.start}–{last.end}" in where
+    tab.shot("ui-citation")
+    if os.environ.get("UPDATE_DOCS_SCREENSHOT") == "1":  # the README picture: the stated reason
+        best = next((c for c in expected.citations if "streamline" in c.quote), last)
+        pg.locator(f'#qa-chat .qa-cite[data-n="{best.number}"]').first.click()
+        pg.wait_for_timeout(1800)  # after the card's highlight flash
+        pg.screenshot(path=str(ROOT / "docs" / "screenshot.png"))
+
+    # a card opens by itself too
+    first = expected.citations[0]
+    if first.number != last.number:
+        pg.locator(f"#qa-src-0-{first.number} summary").click()
+        m = pg.locator(f"#qa-src-0-{first.number} mark.qa-hl")
+        m.wait_for(state="visible")
+        assert flat(m.inner_text()) == flat(first.quote)
+
+
+def test_refusal_offers_the_closest_passages(tab: Page) -> None:
+    text = tab.ask("What is the capital of France?", 1)
+    assert text.startswith("The articles don't say")
+    assert "You may be looking for" in text
+    assert tab.page.locator("#qa-sources details.qa-near").count() >= 1
+
+
+# -- library ------------------------------------------------------------------------------------
+def test_uploaded_article_is_answered_from_and_can_be_deleted(
+        tab: Page, served: dict[str, Any]) -> None:
+    up = served["tmp"] / "to-upload"
+    up.mkdir(exist_ok=True)
+    fact = up / "quillfeather.txt"
+    fact.write_text(UPLOAD_FACT, encoding="utf-8")
+    pg = tab.page
+    pg.get_by_role("tab", name="Library").click()
+    pg.set_input_files("#qa-upload input[type=file]", [str(fact)])
+    pg.wait_for_function(
+        "() => document.querySelector('#qa-upload').innerText.includes('quillfeather.txt')")
+    pg.click("#qa-ingest")
+    pg.wait_for_function(
+        "() => document.querySelector('#qa-report').innerText.includes('1 added')",
+        timeout=60_000)
+    report = pg.locator("#qa-report").inner_text()
+    assert "quillfeather.txt" in report and "added" in report
+    pg.wait_for_function(
+        "() => document.querySelector('#qa-library').innerText.includes('Quillfeather')")
+    tab.shot("ui-upload")
+
+    pg.get_by_role("tab", name="Chat").click()
+    text = tab.ask(UPLOAD_QUESTION, 1)
+    assert "Marisol Vantongeren" in text and "[1]" in text
+    pg.locator('#qa-chat .qa-cite[data-n="1"]').first.click()
+    card = pg.locator("#qa-src-0-1")
+    assert "quillfeather.txt" in card.locator(".qa-where").inner_text()
+    assert "Marisol Vantongeren" in card.locator("mark.qa-hl").inner_text()
+
+    # delete it again (two steps), and it is gone from the library and from answers
+    bot = served["bot"]
+    aid = next(i.meta.article_id for i in bot.articles() if i.meta.path.endswith(
+        "quillfeather.txt"))
+    pg.get_by_role("tab", name="Library").click()
+    pg.click("#qa-del-pick input")
+    pg.get_by_role("option", name=re.compile("Quillfeather")).click()
+    pg.click("#qa-del")
+    pg.click("#qa-del-confirm")
+    pg.wait_for_function(
+        "() => document.querySelector('#qa-del-status').innerText.includes('Deleted')")
+    pg.wait_for_function(
+        "() => !document.querySelector('#qa-library').innerText.includes('Quillfeather')")
+    assert all(i.meta.article_id != aid for i in bot.articles())
+    assert "Marisol" not in bot.ask(UPLOAD_QUESTION).text
+
+
+def test_unsupported_upload_type_is_refused_with_a_reason(tab: Page, served: dict[str, Any]
+                                                          ) -> None:
+    """The browser refuses it before upload, naming the allowed types (server-side staging
+    refuses it too: see test_ui_render.test_upload_staging_rejects_and_restores)."""
+    bad = served["tmp"] / "scan.pdf"
+    bad.write_bytes(b"%PDF-1.4 not an article")
+    n_before = len(served["bot"].articles())
+    pg = tab.page
+    pg.get_by_role("tab", name="Library").click()
+    pg.set_input_files("#qa-upload input[type=file]", [str(bad)])
+    pg.wait_for_function(
+        "() => document.body.innerText.includes('Invalid file type: scan.pdf. Only .txt, .md, "
+        ".html, .htm, .json, .jsonl allowed.')", timeout=15_000)
+    tab.shot("ui-bad-upload")
+    pg.click("#qa-ingest")
+    pg.wait_for_function(
+        "() => document.querySelector('#qa-report').innerText.includes('Choose files first')")
+    assert len(served["bot"].articles()) == n_before
+
+
+# -- safety -------------------------------------------------------------------------------------
+def test_html_in_articles_is_shown_as_text_and_never_runs(tab: Page, served: dict[str, Any]
+                                                          ) -> None:
+    expected = served["bot"].ask(XSS_QUESTION)
+    assert not expected.refused and "<script>" in expected.text, expected.text
+    pg = tab.page
+    text = tab.ask(XSS_QUESTION, 1)
+    assert flat(text) == flat(expected.text)  # the characters are visible, as typed
+    pg.locator('#qa-chat .qa-cite[data-n="1"]').first.click()
+    passage = pg.locator("#qa-src-0-1 .qa-passage").inner_text()
+    assert "<script>window.__xss=1</script>" in passage or '<img src=x onerror="window.__xss=2">' \
+        in passage
+    pg.get_by_role("tab", name="Library").click()
+    pg.wait_for_function(
+        "() => document.querySelector('#qa-library').innerText.includes('Quenby')")
+    assert "<script>" in pg.locator("#qa-library").inner_text()
+    pg.get_by_role("tab", name="Chat").click()
+    tab.ask("<img src=x onerror=alert(1)> <script>alert(2)</script>?", 2)
+    assert "<img src=x onerror=alert(1)>" in tab.user_texts()[-1]
+    pg.wait_for_timeout(300)  # give any injected handler a chance to fire
+    tab.shot("ui-xss")
+    assert pg.evaluate("typeof window.__xss") == "undefined"
+    assert tab.dialogs == []
+    assert pg.locator("#qa-chat img[src='x'], #qa-sources img, #qa-library img").count() == 0
+
+
+def test_two_users_keep_separate_conversations(browser: Any, served: dict[str, Any]) -> None:
+    a, b = Page(browser, served["url"]), Page(browser, served["url"])
+    try:
+        qa, qb = MISSION, "How much is Baldoni's countersuit for?"
+        a.page.fill("#qa-input textarea", qa)
+        b.page.fill("#qa-input textarea", qb)
+        a.page.click("#qa-ask")  # both in flight at once: neither waits for the other
+        b.page.click("#qa-ask")
+        for p in (a, b):
+            p.page.wait_for_function(
+                "() => { const b = document.querySelectorAll('#qa-chat [data-testid=\"bot\"]');"
+                " return b.length == 1 && b[0].innerText.includes('['); }", timeout=30_000)
+        a.ask("Who is Baldoni's lawyer?", 2)
+        assert a.user_texts() == [qa, "Who is Baldoni's lawyer?"]
+        assert b.user_texts() == [qb]
+        assert "400" in b.bot_text(0)
+        a.shot("ui-two-users-a")
+        b.shot("ui-two-users-b")
+    finally:
+        a.close()
+        b.close()
+
+
+# -- API ----------------------------------------------------------------------------------------
+def test_api_ask_with_gradio_client(served: dict[str, Any]) -> None:
+    from gradio_client import Client
+
+    client = Client(served["url"], verbose=False)
+    out = client.predict(MISSION, [], api_name="/ask")
+    expected = served["bot"].ask(MISSION)
+    assert out["text"] == expected.text and out["refused"] is False
+    for c in out["citations"]:
+        assert served["bot"].article_text(c["article_id"])[c["start"]:c["end"]] == c["quote"]
+    follow = client.predict(question="Who is Baldoni's lawyer?", history=[MISSION],
+                            api_name="/ask")
+    assert "Freedman" in follow["text"]
+    with pytest.raises(Exception, match="question is empty"):
+        client.predict(question="  ", api_name="/ask")

@@ -1,0 +1,470 @@
+"""The browser chat's pure parts: escaping, citation cards, panels, feedback rows, upload staging.
+
+Markdown escaping is checked by rendering with a real CommonMark renderer (markdown-it-py), the
+family of renderer the Chatbot uses; answers come from the real assistant over the samples.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from markdown_it import MarkdownIt
+
+from qa.feedback import ENV_NAME, Feedback, append_feedback, feedback_path, read_feedback
+from qa.settings import Settings
+from qa.types import (
+    Answer,
+    ArticleInfo,
+    ArticleMeta,
+    Chunk,
+    Citation,
+    FileResult,
+    IngestReport,
+    Passage,
+    SentenceCheck,
+)
+from qa.ui_render import (
+    ChatTurn,
+    answer_markdown,
+    answer_payload,
+    article_choices,
+    chat_messages,
+    citation_card_html,
+    escape_answer_md,
+    escape_md,
+    highlight_html,
+    ingest_report_html,
+    library_rows,
+    passage_view,
+    refused_markdown,
+    safe_url,
+    sources_html,
+    turn_markdown,
+)
+
+XSS = '<script>window.__xss=1</script> and <img src=x onerror="window.__xss=2">'
+MD = MarkdownIt("commonmark")
+
+
+def visible_text(rendered: str) -> str:
+    """What a reader sees: tags dropped, entities decoded."""
+    import html
+
+    return html.unescape(re.sub(r"<[^>]+>", "", rendered)).strip()
+
+
+# -- synthetic answers --------------------------------------------------------------------------
+ARTICLE = (
+    "Intro line. Lively dropped the claim to streamline the dispute. "
+    + XSS + " Closing line about the trial in March."
+)
+META = ArticleMeta(article_id="/tmp/a.txt", title="A <b>bold</b> title", source="Daily <i>Mail</i>",
+                   date="2025-03-01", url="https://example.com/a?x=1&y=2", path="/tmp/a.txt")
+CHUNK = Chunk(chunk_id="a#0", article_id="/tmp/a.txt", index=0, start=0, end=len(ARTICLE),
+              text=ARTICLE, n_tokens=40)
+
+
+def cite(quote: str, number: int = 1, meta: ArticleMeta = META, shift: int = 0) -> Citation:
+    start = ARTICLE.index(quote) + shift
+    return Citation(number=number, article=meta, chunk_id="a#0", start=start,
+                    end=start + len(quote), quote=quote, score=0.9)
+
+
+def make_answer(**changes: object) -> Answer:
+    c1 = cite("Lively dropped the claim to streamline the dispute.")
+    base = Answer(question="Why?", text="Lively dropped the claim to streamline the dispute. [1]",
+                  citations=(c1,), refused=False, mode="extractive",
+                  passages=(Passage(chunk=CHUNK, article=META, score=0.5, rank=1),),
+                  timings={"total": 0.1234})
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+# -- escaping -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("text", [
+    XSS,
+    "<img src=x onerror=alert(1)>",
+    "# Heading?\n- a list\n1. numbered\n> quote\n===",
+    "a & b &lt; *c* _d_ `e` ~~f~~ | g \\ h",
+    "[1](javascript:alert(1)) and ![x](http://x/y.png) and [link][ref]\n\n[ref]: http://x",
+    "<!-- comment --> <a href='javascript:alert(1)'>x</a>",
+])
+def test_escaped_markdown_renders_as_the_same_text_and_no_tags(text: str) -> None:
+    rendered = MD.render(escape_answer_md(text))
+    assert re.findall(r"<(?!/?p>)[^>]*>", rendered) == [], rendered  # only <p> of our own
+    assert visible_text(rendered).split() == text.split()
+
+
+def test_markers_stay_plain_but_links_do_not() -> None:
+    out = escape_answer_md("Claim one. [1] Claim two [2][3]. Not a link [4](http://x)")
+    assert "[1]" in out and "[2][3]" in out
+    assert "\\[4\\](http://x)" in out
+    assert "href" not in MD.render(out)
+
+
+def test_escape_md_escapes_brackets_everywhere() -> None:
+    assert escape_md("[1]") == "\\[1\\]"
+
+
+def test_safe_url_only_http() -> None:
+    assert safe_url("https://x.org/a b") == ""
+    assert safe_url("javascript:alert(1)") == ""
+    assert safe_url("data:text/html,<x>") == ""
+    assert safe_url(" http://x.org/a?b=1 ") == "http://x.org/a?b=1"
+
+
+# -- chat bubbles -------------------------------------------------------------------------------
+def test_answer_markdown_flags_unsupported_sentences() -> None:
+    ans = make_answer(
+        text="Lively dropped the claim. [1] The judge was angry. And <b>more</b>.",
+        sentences=(SentenceCheck("Lively dropped the claim. [1]", (1,), 0.9, True),
+                   SentenceCheck("The judge was angry.", (), 0.1, False),
+                   SentenceCheck("Not in the text at all.", (), 0.0, False)),
+    )
+    md = answer_markdown(ans)
+    assert re.search(r'<span class="qa-unsupported"[^>]*>⚠ The judge was angry\.</span>', md)
+    assert "Not supported by the cited passages:**\n\\- ⚠ Not in the text at all." in md
+    assert "\\<b\\>more\\</b\\>" in md  # answer text stays text
+    assert "[1]" in md
+
+
+def test_refused_markdown_offers_closest_passages() -> None:
+    ans = make_answer(text="The articles don't say. The closest passages are listed below.",
+                      citations=(), refused=True)
+    md = refused_markdown(ans)
+    assert md.startswith("The articles don't say.")
+    assert "**You may be looking for:**" in md
+    assert "A \\<b\\>bold\\</b\\> title" in md and "Daily \\<i\\>Mail\\</i\\>" in md
+    rendered = MD.render(md)
+    assert "<script" not in rendered and "<img" not in rendered and "<b>bold" not in rendered
+
+
+def test_turn_markdown_states() -> None:
+    ans = make_answer(mode="extractive", warnings=("LLM failed (HTTP 500); answered extractively",))
+    fell_back = ChatTurn("Why?", requested_mode="llm", answer=ans)
+    assert fell_back.fell_back
+    md = turn_markdown(fell_back)
+    assert md.startswith("**The language model failed** (LLM failed (HTTP 500); answered "
+                         "extractively). Here is the extractive answer instead")
+    assert not ChatTurn("Why?", requested_mode="llm", answer=replace(ans, mode="llm:m")).fell_back
+    err = turn_markdown(ChatTurn("Why?", requested_mode="llm", error="The language model failed "
+                                 "(HTTP 401): bad key <x>", llm_failed=True))
+    assert "bad key \\<x\\>" in err and "Answer extractively instead" in err
+    assert turn_markdown(ChatTurn("Why?", partial="Half an ans")).endswith("Half an ans ▌")
+    assert turn_markdown(ChatTurn("Why?")) == "*Searching the articles…*"
+
+
+def test_chat_messages_pairs_and_escapes_questions() -> None:
+    msgs = chat_messages([ChatTurn("<img src=x onerror=alert(1)>?", answer=make_answer())])
+    assert [m["role"] for m in msgs] == ["user", "assistant"]
+    assert msgs[0]["content"] == "\\<img src=x onerror=alert(1)\\>?"
+    assert "<img" not in MD.render(msgs[0]["content"])
+
+
+# -- sources panel ------------------------------------------------------------------------------
+def test_passage_view_from_chunk_checks_the_span() -> None:
+    q = "Lively dropped the claim to streamline the dispute."
+    ans = make_answer()
+    v = passage_view(ans, cite(q))
+    assert v.text[v.hl_start:v.hl_end] == q
+    shifted = passage_view(ans, cite(q, shift=3))  # a span that disagrees with its quote
+    assert shifted.text[shifted.hl_start:shifted.hl_end] == q
+    wrong = replace(cite(q), quote="words that are nowhere")
+    assert passage_view(ans, wrong).hl_start == -1
+    card = citation_card_html(0, ans, wrong)
+    assert "not found in this passage" in card and "<mark" not in card
+
+
+def test_passage_view_from_article_text_when_chunk_not_retrieved() -> None:
+    q = "Closing line about the trial in March."
+    ans = make_answer(passages=())
+    v = passage_view(ans, cite(q), article_text=lambda aid: ARTICLE)
+    assert v.text[v.hl_start:v.hl_end] == q
+    assert v.offset + v.hl_start == ARTICLE.index(q)
+    only_quote = passage_view(ans, cite(q), article_text=None)
+    assert only_quote.text == q and only_quote.hl_start == 0
+
+
+def test_card_html_escapes_everything_and_marks_the_quote() -> None:
+    q = "Lively dropped the claim to streamline the dispute."
+    ans = make_answer()
+    html_out = citation_card_html(2, ans, cite(q, number=1))
+    assert 'id="qa-src-2-1"' in html_out
+    assert f'<mark class="qa-hl">{q}</mark>' in html_out
+    assert "<script" not in html_out and "<img" not in html_out and "<b>bold" not in html_out
+    assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in html_out
+    assert 'href="https://example.com/a?x=1&amp;y=2"' in html_out
+    assert 'rel="noopener noreferrer nofollow"' in html_out
+    assert "Daily &lt;i&gt;Mail&lt;/i&gt; · 2025-03-01" in html_out
+    bad_link = replace(META, url="javascript:alert(1)")
+    card = citation_card_html(0, ans, cite(q, meta=bad_link))
+    where = card.split('class="qa-where"')[1]
+    assert "href" not in where and "javascript" not in where and "/tmp/a.txt" in where
+
+
+def test_highlight_html_escapes_around_the_mark() -> None:
+    from qa.ui_render import PassageView
+
+    out = highlight_html(PassageView(text="<a>x</a> y <b>", hl_start=9, hl_end=10, offset=0))
+    assert out == '&lt;a&gt;x&lt;/a&gt; <mark class="qa-hl">y</mark> &lt;b&gt;'
+
+
+def test_sources_html_one_section_per_turn_last_shown() -> None:
+    turns = [ChatTurn("one?", answer=make_answer()), ChatTurn("two?", answer=make_answer()),
+             ChatTurn("three?", error="The question is empty")]
+    out = sources_html(turns)
+    sections = re.findall(r'<section class="qa-turn" data-turn="(\d)"( hidden)?>', out)
+    assert sections == [("0", " hidden"), ("1", " hidden"), ("2", "")]
+    assert 'id="qa-src-0-1"' in out and 'id="qa-src-1-1"' in out
+    assert "extractive · 0.12 s · 1 source<" in out
+    refused = make_answer(citations=(), refused=True, text="The articles don't say.")
+    out = sources_html([ChatTurn("q", answer=refused)])
+    assert "You may be looking for:" in out and 'id="qa-near-0-1"' in out
+
+
+def test_real_answer_cards_mark_each_cited_quote(  # type: ignore[no-untyped-def]
+        sample_bot) -> None:
+    ans = sample_bot.ask("Why did Lively drop the distress claim?")
+    assert ans.citations and not ans.refused
+    md = answer_markdown(ans)
+    for c in ans.citations:
+        assert f"[{c.number}]" in md
+        v = passage_view(ans, c, sample_bot.article_text)
+        assert v.text[v.hl_start:v.hl_end] == c.quote
+        assert sample_bot.article_text(c.article.article_id)[c.start:c.end] == c.quote
+    out = sources_html([ChatTurn(ans.question, answer=ans)], sample_bot.article_text)
+    import html
+
+    marks = [html.unescape(m) for m in re.findall(r'<mark class="qa-hl">(.*?)</mark>', out)]
+    assert marks == [c.quote for c in ans.citations]
+
+
+# -- library and API ----------------------------------------------------------------------------
+def info(title: str, source: str = "", aid: str = "") -> ArticleInfo:
+    return ArticleInfo(ArticleMeta(article_id=aid or f"/x/{title}.txt", title=title,
+                                   source=source), n_chunks=3, content_hash="h")
+
+
+def test_library_rows_filter_and_choices() -> None:
+    infos = [info("Zeta", "Fox"), info("alpha", "Daily Mail"), info("Beta", "", "/y/b.txt")]
+    assert [r[0] for r in library_rows(infos)] == ["alpha", "Beta", "Zeta"]
+    assert [r[0] for r in library_rows(infos, "  MAIL ")] == ["alpha"]
+    assert [r[0] for r in library_rows(infos, "/y/")] == ["Beta"]
+    assert library_rows(infos, None) == library_rows(infos, "")
+    dup = [info("Same", aid="/a/one.txt"), info("Same", aid="/a/two.txt")]
+    labels = [label for label, _ in article_choices(dup)]
+    assert len(set(labels)) == 2
+
+
+def test_ingest_report_html_says_why_files_failed() -> None:
+    report = IngestReport(results=(
+        FileResult("/u/a.txt", "added", "/u/a.txt", "A <script>", n_chunks=4),
+        FileResult("/u/b.pdf", "failed", reason="unsupported file type .pdf <b>"),
+        FileResult("/u/c.txt", "duplicate", reason="same text as /u/a.txt"),
+    ), seconds=1.25)
+    out = ingest_report_html(report)
+    assert "4 chunks" in out and "unsupported file type .pdf &lt;b&gt;" in out
+    assert "same text as /u/a.txt" in out and "A &lt;script&gt;" in out
+    assert "1 added, 0 updated, 0 unchanged, 1 duplicate, 0 pruned, 1 failed in 1.2 s" in out
+
+
+def test_answer_payload_is_json() -> None:
+    p = answer_payload(make_answer())
+    json.dumps(p)
+    assert p["text"].endswith("[1]") and p["refused"] is False
+    c = p["citations"][0]
+    assert ARTICLE[c["start"]:c["end"]] == c["quote"] and c["article_id"] == "/tmp/a.txt"
+    assert c["file"] == "/tmp/a.txt" and "path" not in c  # gradio_client would fetch a "path"
+
+
+# -- feedback -----------------------------------------------------------------------------------
+def test_feedback_rows_append_and_comment_supersedes(tmp_path: Path) -> None:
+    settings = Settings(store_path=str(tmp_path / "store"), openai_api_key="sk-secret")
+    path = feedback_path(settings, env={})
+    assert path == tmp_path / "store" / "feedback.jsonl"
+    ans = make_answer()
+    row = Feedback.for_answer(ans, ["earlier?"], "down", settings, request={"top_k": 3})
+    append_feedback(path, row)
+    append_feedback(path, replace(row, comment="wrong quote"))
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2
+    first = json.loads(lines[0])
+    assert first["rating"] == "down" and first["history"] == ["earlier?"]
+    assert first["answer"] == ans.text and first["mode"] == "extractive"
+    assert first["citations"] == [{"number": 1, "article_id": "/tmp/a.txt",
+                                   "start": ans.citations[0].start, "end": ans.citations[0].end,
+                                   "quote": ans.citations[0].quote}]
+    assert first["settings"]["openai_api_key"] == "***" and first["request"] == {"top_k": 3}
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$", first["timestamp"])
+    rows = read_feedback(path)
+    assert len(rows) == 1 and rows[0]["comment"] == "wrong quote"
+
+
+def test_feedback_path_env_and_rating_check(tmp_path: Path) -> None:
+    settings = Settings(store_path=str(tmp_path / "store"))
+    env = {ENV_NAME: str(tmp_path / "fb.jsonl")}
+    assert feedback_path(settings, env=env) == tmp_path / "fb.jsonl"
+    with pytest.raises(Exception, match="rating must be"):
+        Feedback.for_answer(make_answer(), [], "meh", settings)
+
+
+# -- ui.py wiring helpers -----------------------------------------------------------------------
+def test_auth_from_env(tmp_path: Path) -> None:
+    from qa.errors import ConfigError
+    from ui import auth_from_env
+
+    assert auth_from_env({}) is None
+    assert auth_from_env({"QA_UI_USER": "ann", "QA_UI_PASSWORD": "pw"}) == [("ann", "pw")]
+    f = tmp_path / "users"
+    f.write_text("# logins\nbob:se:cret\n\ncat:x\n", encoding="utf-8")
+    assert auth_from_env({"QA_UI_AUTH_FILE": str(f)}) == [("bob", "se:cret"), ("cat", "x")]
+    with pytest.raises(ConfigError, match="both QA_UI_USER and QA_UI_PASSWORD"):
+        auth_from_env({"QA_UI_USER": "ann"})
+    f.write_text("nopassword\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="expected user:password"):
+        auth_from_env({"QA_UI_AUTH_FILE": str(f)})
+    with pytest.raises(ConfigError, match="does not exist"):
+        auth_from_env({"QA_UI_AUTH_FILE": str(tmp_path / "missing")})
+
+
+def test_upload_staging_rejects_and_restores(tmp_path: Path) -> None:
+    from ui import _stage_uploads, _unstage_failures, uploads_dir
+
+    settings = Settings(store_path=str(tmp_path / "store"), max_file_bytes=1000)
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "ok.txt").write_text("new text", encoding="utf-8")
+    (src / "big.md").write_text("x" * 1001, encoding="utf-8")
+    (src / "doc.pdf").write_bytes(b"%PDF")
+    (src / "dup.txt").write_text("dup", encoding="utf-8")
+    up = uploads_dir(settings)
+    up.mkdir(parents=True)
+    (up / "ok.txt").write_text("old text", encoding="utf-8")  # an earlier upload, stored
+    staged, rejected = _stage_uploads([str(src / n) for n in
+                                       ("ok.txt", "big.md", "doc.pdf", "dup.txt")], settings)
+    assert [p.name for p, _ in staged] == ["ok.txt", "dup.txt"]
+    reasons = dict(rejected)
+    assert reasons["big.md"] == "1.0 kB is over the 1.0 kB limit (QA_MAX_FILE_BYTES)"
+    assert "unsupported type .pdf" in reasons["doc.pdf"]
+    assert (up / "ok.txt").read_text(encoding="utf-8") == "new text"
+    _unstage_failures(staged, {str(up / "ok.txt"): "failed", str(up / "dup.txt"): "duplicate"})
+    assert (up / "ok.txt").read_text(encoding="utf-8") == "old text"  # nothing stored is lost
+    assert not (up / "dup.txt").exists()
+
+
+# -- the controller behind the chat (no browser; a scripted LLM where the LLM path is tested) ----
+class ScriptedLLM:
+    """Stands in for qa.generate: yields pieces then an Answer, or raises, as scripted."""
+
+    def __init__(self, pieces: list[str], final: Answer | None = None,
+                 error: Exception | None = None) -> None:
+        self.pieces, self.final, self.error = pieces, final, error
+        self.calls: list[tuple[str, tuple[str, ...]]] = []
+
+    def stream(  # type: ignore[no-untyped-def]
+            self, bot, question, history, *, top_k=None, scope=None):
+        self.calls.append((question, tuple(history)))
+        yield from self.pieces
+        if self.error is not None:
+            raise self.error
+        yield self.final
+
+
+def llm_controller(sample_bot, llm: ScriptedLLM):  # type: ignore[no-untyped-def]
+    from qa.api import Assistant
+    from ui import ChatController
+
+    settings = sample_bot.settings.replace(openai_base_url="http://127.0.0.1:9/v1")
+    bot = Assistant(settings, sample_bot.embedder, sample_bot.store, llm=llm)
+    return ChatController(bot, settings)
+
+
+def run(gen) -> list[tuple]:  # type: ignore[no-untyped-def]
+    return list(gen)
+
+
+def test_controller_streams_llm_pieces_then_the_answer(  # type: ignore[no-untyped-def]
+        sample_bot) -> None:
+    ex = sample_bot.ask("Why did Lively drop the distress claim?")
+    final = replace(ex, mode="llm:scripted")
+    llm = ScriptedLLM(["She dropped ", "it to streamline", " the dispute. [1]"], final)
+    ctl = llm_controller(sample_bot, llm)
+    assert ctl.llm_ok and ctl.default_mode == "llm"
+    outs = run(ctl.respond("Why did Lively drop the distress claim?", [], "llm", 5, [], []))
+    bubbles = [o[2][-1]["content"] for o in outs]
+    assert bubbles[0] == "*Searching the articles…*"
+    assert bubbles[1:4] == ["She dropped  ▌", "She dropped it to streamline ▌",
+                            "She dropped it to streamline the dispute. [1] ▌"]
+    assert bubbles[-1] == answer_markdown(final)
+    turns = outs[-1][1]
+    assert turns[-1].answer is final and outs[-1][0] == ""
+    # a follow-up carries the earlier question as history
+    run(ctl.respond("Who is her lawyer?", turns, "llm", 5, [], []))
+    assert llm.calls[-1] == ("Who is her lawyer?", ("Why did Lively drop the distress claim?",))
+
+
+def test_controller_llm_error_offers_the_extractive_answer(  # type: ignore[no-untyped-def]
+        sample_bot) -> None:
+    from qa.errors import LLMError
+
+    llm = ScriptedLLM(["Half"], error=LLMError("the server is overloaded", status=503))
+    ctl = llm_controller(sample_bot, llm)
+    outs = run(ctl.respond("Why did Lively drop the distress claim?", [], "llm", 5, [], []))
+    state, chat, _panel, fallback = outs[-1][1:]
+    assert state[-1].llm_failed and state[-1].answer is None
+    assert chat[-1]["content"].startswith(
+        "⚠️ The language model failed (HTTP 503): the server is overloaded")
+    assert fallback["visible"] is True
+    outs = run(ctl.reask_extractive(state, 5, [], []))
+    state, chat, panel, fallback = outs[-1]
+    assert len(state) == 1 and state[0].answer is not None
+    assert state[0].answer.mode == "extractive" and state[0].answer.citations
+    assert fallback["visible"] is False and '<mark class="qa-hl">' in panel
+
+
+def test_controller_labels_a_fallback_answer(sample_bot) -> None:  # type: ignore[no-untyped-def]
+    ex = sample_bot.ask("Why did Lively drop the distress claim?")
+    fell = replace(ex, warnings=("the LLM failed (HTTP 500); answered extractively",))
+    ctl = llm_controller(sample_bot, ScriptedLLM([], fell))
+    outs = run(ctl.respond("Why did Lively drop the distress claim?", [], "llm", 5, [], []))
+    assert outs[-1][2][-1]["content"].startswith("**The language model failed** (the LLM failed "
+                                                 "(HTTP 500); answered extractively)")
+
+
+def test_controller_extractive_without_llm_and_errors_as_messages(  # type: ignore[no-untyped-def]
+        sample_bot, tmp_path) -> None:
+    from ui import ChatController
+
+    ctl = ChatController(sample_bot, sample_bot.settings.replace(store_path=str(tmp_path)))
+    assert not ctl.llm_ok and ctl.default_mode == "extractive"
+    outs = run(ctl.respond("Why did Lively drop the distress claim?", [], "llm", 3, [], []))
+    t = outs[-1][1][-1]
+    assert t.requested_mode == "extractive" and t.answer is not None  # llm not offered
+    long_q = "why " * 400
+    outs = run(ctl.respond(long_q, [], "extractive", 3, [], []))
+    assert "characters long; the limit is 1000" in outs[-1][2][-1]["content"]
+    assert ctl.history_of(outs[-1][1]) == ()
+    # a thumb writes a row to <store>/feedback.jsonl with the turn's history
+    first = run(ctl.respond("Why did Lively drop the distress claim?", [], "extractive", 3,
+                            [], []))[-1][1]
+    two = run(ctl.respond("Who is Baldoni's lawyer?", first, "extractive", 3, [], []))[-1][1]
+    row, *_ = ctl.rate(two, 3, "Dislike", 3, [], [])
+    assert row.rating == "down" and row.history == ("Why did Lively drop the distress claim?",)
+    assert read_feedback(tmp_path / "feedback.jsonl")[0]["question"] == "Who is Baldoni's lawyer?"
+
+
+def test_controller_scope_filters_reach_retrieval(  # type: ignore[no-untyped-def]
+        sample_bot) -> None:
+    from ui import ChatController
+
+    ctl = ChatController(sample_bot, sample_bot.settings)
+    infos = sample_bot.articles()
+    only = infos[0].meta.article_id
+    outs = run(ctl.respond("Why did Lively drop the distress claim?", [], "extractive", 5,
+                           [only], []))
+    ans = outs[-1][1][-1].answer
+    assert ans is not None and ans.passages
+    assert {p.article.article_id for p in ans.passages} == {only}

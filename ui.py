@@ -1,0 +1,520 @@
+"""The browser chat (Gradio): wires Settings and an Assistant to components.
+
+    qa ui                          # http://127.0.0.1:7860
+    qa ui --ingest data/articles   # ingest first, then serve
+
+Rendering lives in qa/ui_render.py (everything from articles is escaped there), feedback rows
+in qa/feedback.py. Tests build the app with `build_app(...)` and start it with `launch(...)`.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported
+
+import logging
+import shutil
+import sys
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from qa import ui_assets
+from qa.errors import ConfigError, LLMError, QAError
+from qa.feedback import Feedback, append_feedback, feedback_path
+from qa.settings import Settings
+from qa.types import Answer
+from qa.ui_render import (
+    LIBRARY_HEADERS,
+    ChatTurn,
+    answer_payload,
+    article_choices,
+    chat_messages,
+    esc,
+    ingest_report_html,
+    library_rows,
+    rejected_html,
+    source_choices,
+    sources_html,
+)
+
+log = logging.getLogger("qa.ui")
+
+UPLOAD_TYPES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
+EXAMPLES = (
+    "Why did Lively drop the distress claim?",
+    "Who is Baldoni's lawyer?",
+    "How much is Baldoni's countersuit for?",
+    "Why was Taylor Swift dragged into the dispute?",
+)
+MODE_LABELS = {"extractive": "Extractive — quoted sentences, works offline", "llm": "LLM"}
+
+
+# -- wiring helpers -----------------------------------------------------------------------------
+def auth_from_env(env: Mapping[str, str] | None = None) -> list[tuple[str, str]] | None:
+    """Logins from QA_UI_USER + QA_UI_PASSWORD and/or QA_UI_AUTH_FILE (user:password lines)."""
+    env = os.environ if env is None else env
+    pairs: list[tuple[str, str]] = []
+    user, password = env.get("QA_UI_USER", ""), env.get("QA_UI_PASSWORD", "")
+    if bool(user) != bool(password):
+        raise ConfigError("Set both QA_UI_USER and QA_UI_PASSWORD (or neither) to require a login")
+    if user:
+        pairs.append((user, password))
+    auth_file = env.get("QA_UI_AUTH_FILE", "")
+    if auth_file:
+        p = Path(auth_file).expanduser()
+        if not p.is_file():
+            raise ConfigError(f"QA_UI_AUTH_FILE={auth_file} does not exist; give a file of "
+                              "user:password lines")
+        for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            u, sep, pw = line.partition(":")
+            if not sep or not u or not pw:
+                raise ConfigError(f"{p}:{n}: expected user:password")
+            pairs.append((u, pw))
+    return pairs or None
+
+
+def uploads_dir(settings: Settings) -> Path:
+    """Uploaded files are kept here, so their article ids (paths) stay valid."""
+    return Path(settings.store_path).expanduser() / "uploads"
+
+
+def _stage_uploads(files: Sequence[str], settings: Settings
+                   ) -> tuple[list[tuple[Path, bytes | None]], list[tuple[str, str]]]:
+    """Copy accepted uploads into uploads_dir; returns (staged (path, previous bytes), rejected)."""
+    staged: list[tuple[Path, bytes | None]] = []
+    rejected: list[tuple[str, str]] = []
+    dest = uploads_dir(settings)
+    for f in files:
+        src = Path(f)
+        name = src.name
+        if src.suffix.lower() not in UPLOAD_TYPES:
+            rejected.append((name, f"unsupported type {src.suffix or '(none)'}; upload "
+                                   + ", ".join(UPLOAD_TYPES)))
+            continue
+        size = src.stat().st_size
+        if size > settings.max_file_bytes:
+            too_big = (f"{human_bytes(size)} is over the {human_bytes(settings.max_file_bytes)}"
+                       " limit (QA_MAX_FILE_BYTES)")
+            rejected.append((name, too_big))
+            continue
+        dest.mkdir(parents=True, exist_ok=True)
+        target = dest / name
+        previous = target.read_bytes() if target.exists() else None
+        shutil.copyfile(src, target)
+        staged.append((target, previous))
+    return staged, rejected
+
+
+def human_bytes(n: int) -> str:
+    return f"{n / 1_000_000:.1f} MB" if n >= 1_000_000 else f"{n / 1000:.1f} kB"
+
+
+def _unstage_failures(staged: Sequence[tuple[Path, bytes | None]],
+                      statuses: dict[str, str]) -> None:
+    """Put back what a failed or duplicate upload replaced, so nothing stored is lost."""
+    for target, previous in staged:
+        if statuses.get(str(target)) in ("failed", "duplicate") or str(target) not in statuses:
+            if previous is None:
+                target.unlink(missing_ok=True)
+            else:
+                target.write_bytes(previous)
+
+
+# -- the app ------------------------------------------------------------------------------------
+class ChatController:
+    """The event handlers of one app (shared by all sessions; per-session data comes in as state).
+
+    Handlers return Gradio values/updates in the order of the outputs wired in `build_app`.
+    """
+
+    def __init__(self, bot: Any, settings: Settings, default_mode: str | None = None) -> None:
+        self.bot = bot
+        self.settings = settings
+        self.lock = threading.Lock()  # ingest/delete never interleave with an answering step
+        self.llm_ok = bool(settings.llm_configured and getattr(bot, "llm", None) is not None)
+        self.default_mode = default_mode or (
+            "llm" if self.llm_ok and settings.use_llm else "extractive")
+        self.feedback_file = feedback_path(settings)
+
+    def _locked(self, fn: Callable[..., Any], *a: Any, **kw: Any) -> Any:
+        with self.lock:
+            return fn(*a, **kw)
+
+    def article_text(self, article_id: str) -> str:
+        return self._locked(self.bot.article_text, article_id)
+
+    def infos(self) -> list[Any]:
+        return self._locked(self.bot.articles)
+
+    def header_md(self) -> str:
+        arts = self.infos()
+        n, chunks = len(arts), sum(i.n_chunks for i in arts)
+        if not n:
+            return ("**No articles indexed yet.** Add some in the **Library** tab, or run "
+                    "`qa ingest data/articles/`.")
+        return (f"{n} article{'s' if n != 1 else ''} · {chunks} passages · every claim is "
+                "cited to the exact sentence, or the answer says the articles don't say")
+
+    # -- chat --
+    def _out(self, turns: list[ChatTurn]) -> tuple[Any, ...]:
+        """(state, chatbot, sources panel, fallback button)."""
+        last = turns[-1] if turns else None
+        offer = bool(last and last.llm_failed)
+        return (turns, chat_messages(turns), sources_html(turns, self.article_text),
+                gr.update(visible=offer))
+
+    def _stream_turn(self, turns: list[ChatTurn], turn: ChatTurn, top_k: int,
+                     arts: Sequence[str], srcs: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+        turns = [*turns, turn]
+        yield self._out(turns)
+        try:
+            it = iter(self.bot.stream(turn.question, list(turn.history), top_k=int(top_k),
+                                      articles=list(arts or ()), sources=list(srcs or ()),
+                                      mode=turn.requested_mode))
+            while True:
+                with self.lock:
+                    item = next(it, None)
+                if item is None:
+                    break
+                if isinstance(item, Answer):
+                    turn = replace(turn, answer=item, partial="")
+                else:
+                    turn = replace(turn, partial=turn.partial + item)
+                turns[-1] = turn
+                yield self._out(turns)
+        except LLMError as e:
+            status = f" (HTTP {e.status})" if e.status else ""
+            turns[-1] = replace(turn, partial="", error=f"The language model failed{status}: {e}",
+                                llm_failed=True)
+        except QAError as e:
+            turns[-1] = replace(turn, partial="", error=str(e))
+        except Exception as e:
+            log.exception("answering failed")
+            turns[-1] = replace(turn, partial="", error=f"Something went wrong: {e}")
+        yield self._out(turns)
+
+    @staticmethod
+    def history_of(turns: Sequence[ChatTurn]) -> tuple[str, ...]:
+        """The earlier user questions that got an answer (what follow-ups are read against)."""
+        return tuple(t.question for t in turns if t.answer is not None)
+
+    def respond(self, question: str, turns: list[ChatTurn], mode: str, top_k: int,
+                arts: list[str], srcs: list[str]) -> Iterator[tuple[Any, ...]]:
+        """Ask: yields (textbox, state, chatbot, sources, fallback button) as the answer grows."""
+        q = (question or "").strip()
+        if not q:
+            yield ("", *self._out(turns))
+            return
+        mode = mode if (mode == "extractive" or self.llm_ok) else "extractive"
+        turn = ChatTurn(question=q, history=self.history_of(turns), requested_mode=mode)
+        for out in self._stream_turn(turns, turn, top_k, arts, srcs):
+            yield ("", *out)
+
+    def reask_extractive(self, turns: list[ChatTurn], top_k: int, arts: list[str],
+                         srcs: list[str]) -> Iterator[tuple[Any, ...]]:
+        """Replace the last (failed) turn by its extractive answer."""
+        if not turns:
+            yield self._out(turns)
+            return
+        last = turns[-1]
+        turn = ChatTurn(question=last.question, history=last.history, requested_mode="extractive")
+        yield from self._stream_turn(turns[:-1], turn, top_k, arts, srcs)
+
+    @staticmethod
+    def clear() -> tuple[Any, ...]:
+        """(state, chatbot, sources, fallback button, pending feedback, comment box, status)."""
+        return ([], [], sources_html([]), gr.update(visible=False), None,
+                gr.update(visible=False), "")
+
+    # -- feedback --
+    def rate(self, turns: list[ChatTurn], message_index: int, liked: bool | str, top_k: int,
+             arts: list[str], srcs: list[str]) -> tuple[Any, ...]:
+        """A thumb on the assistant message at `message_index`: write the row at once."""
+        i = message_index // 2
+        t = turns[i] if 0 <= i < len(turns) else None
+        if t is None or t.answer is None:
+            return None, gr.update(visible=False), gr.update(), "Only answers can be rated."
+        rating = "up" if liked is True or liked == "Like" else "down"
+        request = {"requested_mode": t.requested_mode, "top_k": int(top_k),
+                   "articles": list(arts or ()), "sources": list(srcs or ())}
+        row = Feedback.for_answer(t.answer, t.history, rating, self.settings, request=request)
+        append_feedback(self.feedback_file, row)
+        thumb = "👍" if rating == "up" else "👎"
+        return (row, gr.update(visible=True),
+                gr.update(value="", label=f"Add a comment to your {thumb} (optional)"),
+                f"Thanks, your {thumb} is saved.")
+
+    def comment(self, pending: Feedback | None, comment: str) -> tuple[Any, ...]:
+        """The optional comment: the same row again, with the comment (same feedback_id)."""
+        if pending is None or not (comment or "").strip():
+            return (pending, gr.update(), gr.update(),
+                    "Rate an answer with 👍 or 👎 first, then write a comment.")
+        append_feedback(self.feedback_file, replace(pending, comment=comment.strip()))
+        return None, gr.update(visible=False), gr.update(value=""), "Thanks, your comment is saved."
+
+    # -- API --
+    def ask_api(self, question: str, history: list[str] | None = None, top_k: int | None = None,
+                articles: list[str] | None = None, sources: list[str] | None = None,
+                mode: str | None = None) -> dict[str, Any]:
+        """Answer `question` (after the earlier user questions `history`) as JSON."""
+        if mode not in (None, "", "extractive", "llm"):
+            raise gr.Error(f"mode must be 'extractive' or 'llm', got {mode!r}")
+        if mode == "llm" and not self.llm_ok:
+            raise gr.Error("mode='llm' needs a model server: start the UI with OPENAI_API_KEY "
+                           "or OPENAI_BASE_URL set")
+        try:
+            with self.lock:
+                ans = self.bot.ask(question, list(history or ()), top_k=top_k,
+                                   articles=list(articles or ()), sources=list(sources or ()),
+                                   mode=mode or self.default_mode)
+        except QAError as e:
+            raise gr.Error(str(e)) from e
+        return answer_payload(ans)
+
+    # -- library --
+    def refresh_library(self, query: str | None = "") -> tuple[Any, ...]:
+        """(header, table, article filter, publication filter, delete picker)."""
+        arts = self.infos()
+        choices = article_choices(arts)
+        return (
+            self.header_md(),
+            gr.update(value=library_rows(arts, query)),
+            gr.update(choices=choices),
+            gr.update(choices=source_choices(arts)),
+            gr.update(choices=choices, value=None),
+        )
+
+    def filter_library(self, query: str | None) -> Any:
+        return gr.update(value=library_rows(self.infos(), query))
+
+    def ingest_uploads(self, files: list[str] | None, query: str | None,
+                       progress: gr.Progress = gr.Progress()  # noqa: B008
+                       ) -> tuple[Any, ...]:
+        """(report, file input, *refresh_library): stage, ingest, report per file."""
+        if not files:
+            return ("<p>Choose files first (" + ", ".join(UPLOAD_TYPES) + ").</p>", None,
+                    *self.refresh_library(query))
+        staged, rejected = _stage_uploads(files, self.settings)
+        html_out = rejected_html(rejected)
+        if staged:
+            progress(0, desc="Reading and embedding…")
+
+            def step(done: int, total: int, path: str) -> None:
+                progress((done, total), desc=f"Embedding {Path(path).name}", unit="articles")
+
+            try:
+                with self.lock:
+                    report = self.bot.ingest([p for p, _ in staged], progress=step)
+            except QAError as e:
+                _unstage_failures(staged, {})
+                return (html_out + f"<p class='qa-warn'>Ingest failed: {esc(str(e))}</p>",
+                        None, *self.refresh_library(query))
+            _unstage_failures(staged, {r.path: r.status for r in report.results})
+            names = {str(p): p.name for p, _ in staged}
+            html_out = ingest_report_html(report, names) + html_out
+        return (html_out, None, *self.refresh_library(query))
+
+    @staticmethod
+    def ask_delete(article_id: str | None) -> tuple[Any, ...]:
+        if not article_id:
+            return gr.update(visible=False), "Pick an article to delete."
+        return gr.update(visible=True), "Delete it? This removes its passages from the index."
+
+    def delete(self, article_id: str | None, query: str | None) -> tuple[Any, ...]:
+        """(confirm button, status, *refresh_library)."""
+        if not article_id:
+            return (gr.update(visible=False), "Pick an article to delete.",
+                    *self.refresh_library(query))
+        ok = self._locked(self.bot.delete_article, article_id)
+        p = Path(article_id)
+        if ok and p.parent == uploads_dir(self.settings) and p.exists():
+            p.unlink()  # our own copy of an upload goes with it
+        msg = "Deleted." if ok else "That article was already gone."
+        return (gr.update(visible=False), msg, *self.refresh_library(query))
+
+
+def build_app(assistant: Any, settings: Settings | None = None, *,
+              default_mode: str | None = None) -> gr.Blocks:
+    """The Gradio app over `assistant` (an Assistant, or a zero-argument factory of one).
+
+    Start it with `launch(app, settings, ...)` (queue, upload limit, CSS and script).
+    """
+    bot = assistant() if callable(assistant) and not hasattr(assistant, "stream") else assistant
+    settings = settings or bot.settings
+    ctl = ChatController(bot, settings, default_mode)
+    llm_ok, mode0 = ctl.llm_ok, ctl.default_mode
+    infos = ctl.infos
+
+    def on_like(turns: list[ChatTurn], top_k: int, arts: list[str], srcs: list[str],
+                evt: gr.LikeData) -> tuple[Any, ...]:
+        idx = evt.index if isinstance(evt.index, int) else evt.index[0]
+        return ctl.rate(turns, idx, evt.liked, top_k, arts, srcs)
+
+    model_label = f"LLM — {settings.llm_model}" if llm_ok else "LLM (not configured)"
+    with gr.Blocks(title="Article QA", fill_width=True) as app:
+        turns_state = gr.State([])
+        pending_fb = gr.State(None)
+        with gr.Column(elem_id="qa-header"):
+            gr.Markdown("# Article QA", elem_id="qa-brand")
+            header = gr.Markdown(ctl.header_md(), elem_id="qa-summary")
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3, min_width=360):
+                        chatbot = gr.Chatbot(
+                            elem_id="qa-chat", show_label=False, height=560,
+                            buttons=["copy"], sanitize_html=True, render_markdown=True,
+                            latex_delimiters=[], allow_tags=False, layout="bubble",
+                            feedback_options=("Like", "Dislike"),
+                            placeholder=(
+                                "### Ask about the articles\nEvery sentence of an answer "
+                                "comes from an article and carries a marker like [1]; click it "
+                                "to read the passage with the cited sentence highlighted."),
+                        )
+                        with gr.Row(elem_id="qa-ask-row"):
+                            question = gr.Textbox(
+                                placeholder="Ask a question about the articles…",
+                                show_label=False, scale=6, autofocus=True, elem_id="qa-input",
+                                max_length=settings.max_question_chars, container=False)
+                            ask_btn = gr.Button("Ask", variant="primary", scale=1,
+                                                elem_id="qa-ask", min_width=80)
+                        with gr.Row(elem_id="qa-examples"):
+                            example_btns = [gr.Button(q, size="sm", variant="secondary",
+                                                      elem_classes="qa-example")
+                                            for q in EXAMPLES]
+                        fallback_btn = gr.Button("Answer extractively instead", visible=False,
+                                                 variant="primary", elem_id="qa-fallback")
+                        with gr.Group(visible=False, elem_id="qa-comment-box") as comment_box:
+                            comment = gr.Textbox(label="Add a comment (optional)", lines=2,
+                                                 elem_id="qa-comment",
+                                                 placeholder="What was good or wrong about it?")
+                            comment_btn = gr.Button("Send comment", size="sm",
+                                                    elem_id="qa-comment-send")
+                        with gr.Row(elem_id="qa-chat-foot"):
+                            fb_status = gr.Markdown("", elem_id="qa-feedback-status")
+                            clear_btn = gr.Button("Clear chat", variant="secondary", size="sm",
+                                                  elem_id="qa-clear", scale=0, min_width=110)
+                    with gr.Column(scale=2, min_width=320):
+                        sources = gr.HTML(sources_html([]), elem_id="qa-sources",
+                                          js_on_load=None, label="Sources")
+                with gr.Accordion("Answer settings", open=False, elem_id="qa-settings"):
+                    with gr.Row():
+                        mode = gr.Radio(
+                            [(MODE_LABELS["extractive"], "extractive"), (model_label, "llm")],
+                            value=mode0, label="Answer mode", interactive=llm_ok,
+                            info=None if llm_ok else "Set OPENAI_API_KEY or OPENAI_BASE_URL "
+                            "and restart to enable generative answers.", elem_id="qa-mode")
+                        top_k = gr.Slider(1, 20, value=settings.top_k, step=1,
+                                          label="Passages to retrieve", elem_id="qa-topk")
+                    with gr.Row():
+                        art_filter = gr.Dropdown(choices=article_choices(infos()), value=[],
+                                                 multiselect=True, elem_id="qa-art-filter",
+                                                 label="Search only these articles (empty: all)")
+                        src_filter = gr.Dropdown(choices=source_choices(infos()), value=[],
+                                                 multiselect=True, elem_id="qa-src-filter",
+                                                 label="…and these publications (empty: all)")
+            with gr.Tab("Library", id="library"):
+                lib_query = gr.Textbox(placeholder="Filter by title, publication, date or id…",
+                                       show_label=False, elem_id="qa-lib-filter")
+                table = gr.Dataframe(library_rows(infos()), headers=LIBRARY_HEADERS,
+                                     datatype="str", interactive=False, wrap=True,
+                                     elem_id="qa-library", max_height=420,
+                                     column_widths=["40%", "14%", "11%", "7%", "28%"])
+                with gr.Row(equal_height=False):
+                    with gr.Column():
+                        files = gr.File(file_count="multiple", file_types=list(UPLOAD_TYPES),
+                                        label=("Add articles: " + " ".join(UPLOAD_TYPES)
+                                               + f" (up to {human_bytes(settings.max_file_bytes)}"
+                                               " each)"), elem_id="qa-upload")
+                        ingest_btn = gr.Button("Ingest", variant="primary", elem_id="qa-ingest")
+                        report = gr.HTML("", elem_id="qa-report", js_on_load=None)
+                    with gr.Column():
+                        del_pick = gr.Dropdown(choices=article_choices(infos()), value=None,
+                                               label="Delete an article", elem_id="qa-del-pick")
+                        del_btn = gr.Button("Delete…", variant="secondary", elem_id="qa-del")
+                        del_confirm = gr.Button("Yes, delete it", variant="stop", visible=False,
+                                                elem_id="qa-del-confirm")
+                        del_status = gr.Markdown("", elem_id="qa-del-status")
+
+        chat_io: dict[str, Any] = {
+            "inputs": [question, turns_state, mode, top_k, art_filter, src_filter],
+            "outputs": [question, turns_state, chatbot, sources, fallback_btn],
+        }
+        private: dict[str, Any] = {"api_visibility": "private"}
+        question.submit(ctl.respond, **chat_io, **private)
+        ask_btn.click(ctl.respond, **chat_io, **private)
+        for b, q in zip(example_btns, EXAMPLES):
+            b.click(lambda q=q: q, None, question, queue=False, **private).then(
+                ctl.respond, **chat_io, **private)
+        fallback_btn.click(ctl.reask_extractive, [turns_state, top_k, art_filter, src_filter],
+                           [turns_state, chatbot, sources, fallback_btn], **private)
+        clear_out = [turns_state, chatbot, sources, fallback_btn, pending_fb, comment_box,
+                     fb_status]
+        clear_btn.click(ctl.clear, None, clear_out, queue=False, **private)
+        chatbot.clear(ctl.clear, None, clear_out, queue=False, **private)
+        chatbot.like(on_like, [turns_state, top_k, art_filter, src_filter],
+                     [pending_fb, comment_box, comment, fb_status], **private)
+        fb_io: dict[str, Any] = {"inputs": [pending_fb, comment],
+                                 "outputs": [pending_fb, comment_box, comment, fb_status]}
+        comment_btn.click(ctl.comment, **fb_io, **private)
+        comment.submit(ctl.comment, **fb_io, **private)
+
+        lib_outputs = [header, table, art_filter, src_filter, del_pick]
+        app.load(ctl.refresh_library, [lib_query], lib_outputs, **private)
+        lib_query.change(ctl.filter_library, lib_query, table, queue=False, **private)
+        ingest_btn.click(ctl.ingest_uploads, [files, lib_query], [report, files, *lib_outputs],
+                         **private)
+        del_btn.click(ctl.ask_delete, del_pick, [del_confirm, del_status], queue=False, **private)
+        del_confirm.click(ctl.delete, [del_pick, lib_query], [del_confirm, del_status,
+                                                             *lib_outputs], **private)
+        gr.api(ctl.ask_api, api_name="ask")
+    return app
+
+
+def launch(app: gr.Blocks, settings: Settings, *, host: str = "127.0.0.1", port: int = 7860,
+           auth: list[tuple[str, str]] | None = None, prevent_thread_lock: bool = False,
+           quiet: bool = False) -> tuple[Any, str, str]:
+    """Start the server (queue on, upload limit, our CSS/JS); returns Gradio's (app, url, _)."""
+    app.queue(default_concurrency_limit=4)
+    return app.launch(
+        server_name=host, server_port=port, auth=auth,
+        auth_message="Log in to Article QA" if auth else None,
+        max_file_size=settings.max_file_bytes, prevent_thread_lock=prevent_thread_lock,
+        show_error=True, quiet=quiet, footer_links=["api"], ssr_mode=False,
+        css=ui_assets.CSS, head=f"<script>{ui_assets.JS}</script>",
+        theme=gr.themes.Soft(primary_hue="indigo", neutral_hue="slate"),
+    )
+
+
+def main(settings: Settings | None = None, *, host: str = "127.0.0.1", port: int = 7860,
+         ingest_paths: Sequence[str] = ()) -> int:
+    """`qa ui`: open the store, optionally ingest, serve until interrupted."""
+    from qa.api import Assistant
+    from qa.cli import print_report
+
+    settings = settings or Settings.from_env()
+    auth = auth_from_env()
+    # With a model server configured, load the LLM even when extractive is the default, so the
+    # mode can be switched in the browser.
+    open_with = settings.replace(answer_mode="auto") if (
+        settings.llm_configured and settings.answer_mode == "extractive") else settings
+    bot = Assistant.open(open_with)
+    if ingest_paths:
+        report = bot.ingest(list(ingest_paths))
+        print_report(report, out=sys.stderr)
+    default_mode = "extractive" if settings.answer_mode == "extractive" else None
+    app = build_app(bot, settings, default_mode=default_mode)
+    if host not in ("127.0.0.1", "localhost", "::1") and not auth:
+        log.warning("serving on %s without a login: set QA_UI_USER/QA_UI_PASSWORD", host)
+    print(f"Article QA on http://{host}:{port}  (Ctrl-C to stop)", file=sys.stderr)
+    launch(app, settings, host=host, port=port, auth=auth, quiet=True)
+    return 0
