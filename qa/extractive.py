@@ -159,6 +159,8 @@ class ExtractiveAnswerer:
                 break
             if any(_near_repeat(c.text, o.text) for o in chosen):
                 continue
+            if chosen and c.type_ok < 1.0:  # a further sentence must answer what was asked
+                continue
             chosen.append(c)
         parts: list[str] = []
         cites: list[Citation] = []
