@@ -100,11 +100,14 @@ def ingest(
             vectors = embedder.embed([c.text for b in batch for c in b.chunks])
             n_embedded += len(vectors)
             offset = 0
+            items = []
             for b in batch:
                 n = len(b.chunks)
-                store.put_article(b.loaded.article, b.chunks, vectors[offset : offset + n])
+                items.append((b.loaded.article, b.chunks, vectors[offset : offset + n]))
                 offset += n
-                results.append(_result(b.loaded, b.status, n))
+            store.put_articles(items)
+            for b in batch:
+                results.append(_result(b.loaded, b.status, len(b.chunks)))
                 done += 1
                 if progress:
                     progress(done, total, b.loaded.path)

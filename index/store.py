@@ -119,7 +119,10 @@ class ChunkStore:
 
     # -- articles ---------------------------------------------------------------------------
     def generation(self) -> str:
-        return str((self.records.metadata or {}).get("generation", "new"))
+        # Read afresh: another process (or another ChunkStore) may have changed the store, and a
+        # collection object caches the metadata it was fetched with.
+        col = self.client.get_collection(f"{self.name}_articles")
+        return str((col.metadata or {}).get("generation", "new"))
 
     def _bump(self) -> None:
         self.records.modify(metadata={"generation": uuid.uuid4().hex})
@@ -155,28 +158,49 @@ class ChunkStore:
     # -- writes -----------------------------------------------------------------------------
     def put_article(self, article: Article, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Replace whatever is stored for this article with these chunks (record last)."""
-        if len(chunks) != len(vectors):
-            raise ValueError("one vector per chunk")
-        self.chunks.delete(where={"article_id": article.article_id})
-        m = article.meta
-        for s in range(0, len(chunks), _PAGE):
-            part = chunks[s : s + _PAGE]
+        self.put_articles([(article, chunks, vectors)])
+
+    def put_articles(self, items: Sequence[tuple[Article, Sequence[Chunk], np.ndarray]]) -> None:
+        """Replace several articles at once: old chunks out, all new chunks in, then the records.
+
+        One write per kind for the whole batch (Chroma's per-call overhead dominates small
+        articles). Records are still written after every chunk, so an interrupted batch leaves
+        only orphan chunks, which the next ingest sweeps."""
+        if not items:
+            return
+        for article, chunks, vectors in items:
+            if len(chunks) != len(vectors):
+                raise ValueError(f"one vector per chunk ({article.article_id})")
+        self.chunks.delete(where={"article_id": {"$in": [a.article_id for a, _, _ in items]}})
+        ids: list[str] = []
+        docs: list[str] = []
+        mds: list[dict[str, Any]] = []
+        vecs: list[np.ndarray] = []
+        for article, chunks, vectors in items:
+            m = article.meta
+            ids += [c.chunk_id for c in chunks]
+            docs += [c.text for c in chunks]
+            mds += [
+                {
+                    "article_id": c.article_id, "index": c.index, "start": c.start, "end": c.end,
+                    "n_tokens": c.n_tokens, "title": m.title, "source": m.source,
+                    "content_hash": article.content_hash,
+                }
+                for c in chunks
+            ]
+            if len(chunks):
+                vecs.append(np.asarray(vectors, dtype=np.float32))
+        all_vecs = np.concatenate(vecs) if vecs else np.zeros((0, self.dim), np.float32)
+        for s in range(0, len(ids), _PAGE):
             self.chunks.add(
-                ids=[c.chunk_id for c in part],
-                embeddings=np.asarray(vectors[s : s + _PAGE], dtype=np.float32),
-                documents=[c.text for c in part],
-                metadatas=[
-                    {
-                        "article_id": c.article_id, "index": c.index, "start": c.start,
-                        "end": c.end, "n_tokens": c.n_tokens, "title": m.title,
-                        "source": m.source, "content_hash": article.content_hash,
-                    }
-                    for c in part
-                ],
+                ids=ids[s : s + _PAGE], embeddings=all_vecs[s : s + _PAGE],
+                documents=docs[s : s + _PAGE], metadatas=mds[s : s + _PAGE],
             )
         self.records.upsert(
-            ids=[article.article_id], embeddings=[_PLACEHOLDER], documents=[article.text],
-            metadatas=[_meta_to_record(article, len(chunks))],
+            ids=[a.article_id for a, _, _ in items],
+            embeddings=[_PLACEHOLDER] * len(items),
+            documents=[a.text for a, _, _ in items],
+            metadatas=[_meta_to_record(a, len(c)) for a, c, _ in items],
         )
         self._bump()
 
@@ -210,7 +234,7 @@ class ChunkStore:
     def chunks_by_id(self, ids: Sequence[str]) -> dict[str, Chunk]:
         if not ids:
             return {}
-        r = self.chunks.get(ids=list(ids), include=["metadatas", "documents"])
+        r = self.chunks.get(ids=list(dict.fromkeys(ids)), include=["metadatas", "documents"])
         return {i: _chunk(i, d, md) for i, d, md in zip(r["ids"], r["documents"], r["metadatas"])}
 
     def query(self, vector: np.ndarray, n: int, where: dict[str, Any] | None = None

@@ -89,7 +89,8 @@ def format_answer(ans: Answer, show_text: bool = True) -> str:
     return "\n".join(lines)
 
 
-def print_report(report: IngestReport, out: Any = sys.stdout) -> None:
+def print_report(report: IngestReport, out: Any = None) -> None:
+    out = out or sys.stdout  # looked up at call time, so a redirected stdout is honoured
     for r in report.results:
         if r.status in ("failed", "duplicate"):
             print(f"  {r.status:9} {r.path}: {r.reason}", file=out)
