@@ -47,6 +47,7 @@ class Settings:
     refusal_threshold: float = DEFAULT_REFUSAL_THRESHOLD
     max_answer_sentences: int = 3
     max_question_chars: int = 1000
+    support_threshold: float = 0.45  # generative answers: a sentence below this is flagged
     fallback_to_extractive: bool = True  # when the LLM fails, answer extractively and say so
     # LLM (OpenAI or any OpenAI-compatible server)
     openai_api_key: str = ""
@@ -82,6 +83,10 @@ class Settings:
         _check(
             0.0 <= self.refusal_threshold <= 1.0,
             f"refusal_threshold must be between 0 and 1, got {self.refusal_threshold}",
+        )
+        _check(
+            0.0 <= self.support_threshold <= 1.0,
+            f"support_threshold must be between 0 and 1, got {self.support_threshold}",
         )
         _check(self.max_answer_sentences >= 1, "max_answer_sentences must be at least 1")
         _check(self.llm_timeout > 0, f"llm_timeout must be > 0 seconds, got {self.llm_timeout}")
