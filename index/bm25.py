@@ -19,7 +19,15 @@ from typing import Any
 import numpy as np
 
 log = logging.getLogger(__name__)
-logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
+
+
+def _bm25s():  # type: ignore[no-untyped-def]
+    """bm25s, imported late (it is slow to import); it sets its own logger to DEBUG on import
+    and logs every index build there, so quieten it after importing."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
 
 
 @functools.lru_cache(maxsize=1)
@@ -42,7 +50,7 @@ def stopwords() -> list[str]:
 
 def tokenize(texts: Sequence[str]) -> list[list[str]]:
     """Lower-cased, stop-worded, Snowball-stemmed word lists (the same for docs and queries)."""
-    import bm25s
+    bm25s = _bm25s()
 
     return bm25s.tokenize(  # type: ignore[no-any-return]
         list(texts), stopwords=stopwords(), stemmer=_stemmer(), return_ids=False,
@@ -61,7 +69,7 @@ class Bm25Index:
 
     @classmethod
     def build(cls, ids: list[str], texts: Sequence[str], generation: str) -> Bm25Index:
-        import bm25s
+        bm25s = _bm25s()
 
         retriever = bm25s.BM25()
         if ids:
@@ -101,7 +109,7 @@ class Bm25Index:
 
     @classmethod
     def load(cls, folder: Path) -> Bm25Index | None:
-        import bm25s
+        bm25s = _bm25s()
 
         try:
             meta = json.loads((folder / "ids.json").read_text())

@@ -38,6 +38,8 @@ NEAR_BEST = 0.60  # further sentences must score at least this share of the best
 MIN_WORDS = 4
 W_RANK = 0.15  # passage prior: a sentence of the 1st passage keeps all, of the 4th 89% of its score
 TYPE_PENALTY = 0.4  # captions like "(Getty Images)" are not answers
+NUMBER_PENALTY = 0.7  # a passage that lacks a number the question states ("in 2019") is about
+                      # something else
 
 
 @dataclass(frozen=True)
@@ -49,12 +51,14 @@ class Candidate:
     semantic: float
     lexical: float
     type_ok: float = 1.0  # 1.0 when it holds an answer of the type the question asks for
+    numbers_ok: float = 1.0  # share of the question's numbers that its passage states
 
     @property
     def score(self) -> float:
         base = W_SEMANTIC * self.semantic + W_LEXICAL * self.lexical
         prior = 1.0 - W_RANK + W_RANK / max(1, self.passage.rank)
-        return base * (1.0 - TYPE_PENALTY * (1.0 - self.type_ok)) * prior
+        return (base * (1.0 - TYPE_PENALTY * (1.0 - self.type_ok))
+                * (1.0 - NUMBER_PENALTY * (1.0 - self.numbers_ok)) * prior)
 
 
 @dataclass(frozen=True)
@@ -138,12 +142,19 @@ class ExtractiveAnswerer:
         weights = weighted_terms(question, history)
         kind = expected_type(question)
         total = sum(w * idf.idf(t) for t, w in weights.items()) or 1.0
+        asked_numbers = _numbers(question)
+        numbers_ok: dict[str, float] = {}
         out = []
         for (p, s, e, text), sv in zip(rows, sem):
             terms = set(tokenize([text])[0])
             covered = sum(w * idf.idf(t) for t, w in weights.items() if t in terms)
+            cid = p.chunk.chunk_id
+            if cid not in numbers_ok:
+                have = _numbers(p.chunk.text) | _numbers(p.article.title)
+                numbers_ok[cid] = (len(asked_numbers & have) / len(asked_numbers)
+                                   if asked_numbers else 1.0)
             out.append(Candidate(p, s, e, text, max(0.0, float(sv)), covered / total,
-                                 type_match(kind, text, question)))
+                                 type_match(kind, text, question), numbers_ok[cid]))
         out.sort(key=lambda c: -c.score)
         return out
 
@@ -175,6 +186,11 @@ class ExtractiveAnswerer:
             )
             parts.append(f"{c.text} [{n}]")
         return Extract(JOINER.join(parts), tuple(cites), False, best, tuple(cands))
+
+
+def _numbers(text: str) -> set[str]:
+    """Numbers as written, thousands separators dropped: "2,000" and "2000" alike."""
+    return {m.replace(",", "") for m in re.findall(r"\d+(?:,\d{3})*(?:\.\d+)?", text)}
 
 
 def _is_credit(text: str) -> bool:

@@ -72,3 +72,27 @@ def test_expected_type_prefers_the_sentence_with_an_amount(answerer, embedder) -
     assert cands[0].text == "The bridge cost $40 million to build."
     assert cands[0].type_ok == 1.0
     assert all(c.type_ok == 0.0 for c in cands if "$" not in c.text and "two" not in c.text)
+
+
+def _one(text: str, title: str = "Results") -> list[Passage]:
+    ch = Chunk("w-0", "w", 0, 0, len(text), text, 30)
+    return [Passage(ch, ArticleMeta("w", title), score=1.0, rank=1)]
+
+
+def test_a_passage_missing_the_year_asked_about_is_weak_evidence(answerer, embedder) -> None:  # type: ignore[no-untyped-def]
+    """RGB-style near miss: the passage is about the same event in another year."""
+    q = "Who won the women's singles Wimbledon in 2019?"
+    other_year = _one("Marketa Vondrousova won the women's singles Wimbledon title in 2023.")
+    same_year = _one("Simona Halep won the women's singles Wimbledon title in 2019.")
+    miss = answerer.candidates(q, [], other_year, embedder.embed([q])[0], _idf(other_year))[0]
+    hit = answerer.candidates(q, [], same_year, embedder.embed([q])[0], _idf(same_year))[0]
+    assert miss.numbers_ok == 0.0 and hit.numbers_ok == 1.0
+    assert miss.score < 0.5 * hit.score
+    ex = answerer.answer(q, [], other_year, embedder.embed([q])[0], _idf(other_year))
+    assert ex.refused, ex.support
+    # the year may come from the article's title rather than the sentence's passage
+    titled = _one("Marketa Vondrousova won the women's singles title.", title="Wimbledon 2019")
+    assert answerer.candidates(q, [], titled, embedder.embed([q])[0], _idf(titled))[0].numbers_ok == 1.0
+    # "2,000" and "2000" are the same number
+    assert answerer.candidates("Did 2,000 people attend?", [], _one("About 2000 people came."),
+                               embedder.embed(["x"])[0], _idf(_one("About 2000 people came.")))[0].numbers_ok == 1.0
