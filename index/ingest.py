@@ -93,6 +93,8 @@ def ingest(
     done = 0
     total = len(todo)
     batch: list[_Pending] = []
+    if progress and total:
+        progress(0, total, todo[0].loaded.path)  # the bar shows before the first batch embeds
     for i, p in enumerate(todo):
         batch.append(p)
         size = sum(len(b.chunks) for b in batch)

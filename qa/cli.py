@@ -110,7 +110,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             from tqdm import tqdm
 
             bar = tqdm(total=total, unit="article", file=sys.stderr, disable=args.quiet)
-        bar.update(1)
+        bar.update(done - bar.n)
 
     report = bot.ingest(args.paths, prune=args.prune, progress=progress)
     if bar is not None:

@@ -237,3 +237,18 @@ def test_sigkill_mid_ingest_then_rerun_is_exact(embedder: Any, tmp_path: Path) -
         assert bot.article_text(str(md["article_id"]))[md["start"] : md["end"]] == text
     again = bot.ingest([folder])
     assert again.count("unchanged") == N_KILL_ARTICLES and again.n_embedded == 0
+
+
+def test_progress_starts_at_zero_and_counts_every_article(tmp_path: Path, embedder: Any) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name, text in (("a.txt", GOOD_A), ("b.txt", GOOD_B), ("k.txt", KEEP)):
+        (folder / name).write_text(text, encoding="utf-8")
+    calls: list[tuple[int, int]] = []
+    bot = make_bot(tmp_path, embedder)
+    bot.ingest([folder], progress=lambda done, total, path: calls.append((done, total)))
+    assert calls[0] == (0, 3) and calls[-1] == (3, 3)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+    calls.clear()
+    bot.ingest([folder], progress=lambda done, total, path: calls.append((done, total)))
+    assert calls == []  # nothing to embed: no bar at all
