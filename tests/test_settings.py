@@ -106,7 +106,7 @@ def test_unknown_setting() -> None:
 
 
 def test_every_field_has_an_env_name_that_works() -> None:
-    """Each field is settable through QA_<FIELD> (what docs/setup.md lists)."""
+    """Each field is settable through QA_<FIELD> (what the README's Settings table lists)."""
     samples = {"int": "17", "float": "0.5", "bool": "true", "str": "x"}
     skip = {"answer_mode", "embed_backend", "chroma_url", "openai_base_url"}  # checked above
     for f in dataclasses.fields(Settings):
@@ -156,3 +156,13 @@ def test_settings_are_frozen_and_replace_validates() -> None:
     assert s.replace(top_k=3).top_k == 3
     with pytest.raises(ConfigError, match="top_k"):
         s.replace(top_k=0)
+
+
+def test_the_readme_settings_table_names_every_setting() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Settings", 1)[1].split("\n## ", 1)[0]
+    missing = [f.name for f in dataclasses.fields(Settings)
+               if f"QA_{f.name.upper()}" not in table]
+    assert not missing, f"add these to the README's Settings table: {missing}"
