@@ -162,7 +162,7 @@ def test_stream_yields_pieces_then_usage(llm_server: LlamaServer) -> None:
     pieces, done = items[:-1], items[-1]
     assert len(pieces) >= 2 and all(isinstance(p, str) for p in pieces)
     assert isinstance(done, Completion)
-    assert done.text == "".join(pieces) and done.text.endswith(" [1].")  # the grammar's shape
+    assert done.text == "".join(str(p) for p in pieces) and done.text.endswith(" [1].")  # the grammar's shape
     assert done.usage_reported and done.prompt_tokens > 0 and done.completion_tokens > 0
     assert done.finish_reason == "stop"  # the grammar ended it, not the token limit
 
@@ -214,7 +214,7 @@ def test_generative_answer_over_the_real_server(llm_server: LlamaServer, sample_
     items = list(gen.stream(sample_bot, ANSWERABLE))
     pieces, ans = items[:-1], items[-1]
     assert isinstance(ans, Answer) and ans.mode == "llm:smollm2" and not ans.refused
-    assert len(pieces) >= 2 and "".join(pieces).strip() == ans.text
+    assert len(pieces) >= 2 and "".join(str(p) for p in pieces).strip() == ans.text
     assert ans.usage.prompt_tokens > 0 and ans.usage.completion_tokens > 0
     assert ans.citations and ans.text.endswith("[1].")
     sent = source_bodies(model.calls[0][-1]["content"])

@@ -264,8 +264,8 @@ def test_malformed_sidecar(tmp_path: Path) -> None:
     for name, (_, expected) in cases.items():
         assert failure(result, str(tmp_path / name)).startswith(expected)
     # a sidecar named explicitly is not an article
-    side = tmp_path / "list.txt.meta.json"
-    assert failure(load_paths([side]), str(side)).startswith("this is a metadata sidecar")
+    sidecar = tmp_path / "list.txt.meta.json"
+    assert failure(load_paths([sidecar]), str(sidecar)).startswith("this is a metadata sidecar")
 
 
 def test_empty_folder_and_load_file(tmp_path: Path) -> None:
