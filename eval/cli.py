@@ -1,6 +1,6 @@
 """`qa eval`: run a gold set, compare two runs, or run the RGB benchmark.
 
-    qa eval --gold eval/gold.jsonl [--corpus data/articles] [--out DIR] [settings flags]
+    qa eval --gold eval/gold.jsonl [--corpus data/articles] [--out DIR] [--judge] [settings flags]
     qa eval --compare RUN_A/results.json RUN_B/results.json [--out compare.md]
     qa eval rgb --data /path/to/en_fact.json [--out DIR] [--limit N] [settings flags]
 
@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from qa.cli import add_settings_args, settings_from_args
+from qa.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compare", nargs=2, metavar=("A", "B"),
                    help="compare two results.json files (or run folders) instead of running")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument("--judge", action="store_true",
+                   help="also grade answers with the configured LLM (OPENAI_API_KEY or "
+                   "OPENAI_BASE_URL, QA_LLM_MODEL), reported apart from the judge-free metrics")
     add_settings_args(p)
     return p
 
@@ -70,7 +74,15 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = settings_from_args(args)
     out = args.out or _default_out("eval")
-    run = run_eval(args.gold, args.corpus, settings, out, plots=not args.no_plots)
+    judge = None
+    if args.judge:
+        if not settings.llm_configured:
+            raise ConfigError("--judge needs a language model: set OPENAI_API_KEY for OpenAI, or "
+                              "OPENAI_BASE_URL (--base-url) for an OpenAI-compatible server")
+        from eval.judge import LlmJudge
+
+        judge = LlmJudge.from_settings(settings)
+    run = run_eval(args.gold, args.corpus, settings, out, plots=not args.no_plots, judge=judge)
     from eval.report import latency_table, summary_table
 
     print(summary_table(run.results))

@@ -48,7 +48,8 @@ from qa.types import Answer, ArticleInfo, IngestReport
 log = logging.getLogger(__name__)
 
 RESULTS_SCHEMA = 1
-JudgeFn = Callable[[GoldCase, Answer], float]  # an LLM-judged correctness score in [0, 1]
+# An LLM-judged correctness score in [0, 1], or None for a case it does not grade (eval/judge.py)
+JudgeFn = Callable[[GoldCase, Answer], "float | None"]
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class EvalRun:
     report_path: str = ""
     plots: tuple[str, ...] = ()
     judged_mean: float | None = None
+    judge_model: str = ""  # "<model> (prompt <name> <hash>)" when a judge ran
     gold_warnings: tuple[str, ...] = ()  # evidence the stored articles do not hold
     results: Mapping[str, Any] = field(default_factory=dict)
 
@@ -114,9 +116,8 @@ def run_eval(gold_path: str | Path, corpus_dir: str | Path | None, settings: Set
              plots: bool = True) -> EvalRun:
     """Index `corpus_dir`, ask every gold case (with its history), score it and write the run.
 
-    `judge` is the optional LLM-judged correctness hook: it is called only when the settings
-    configure an LLM, and its scores are reported in their own section, never mixed into the
-    judge-free metrics.
+    `judge` is the optional LLM-judged correctness score (eval/judge.py, `qa eval --judge`): its
+    scores are reported in their own section, never mixed into the judge-free metrics.
     """
     from eval.report import write_plots, write_report
     from qa.api import Assistant
@@ -153,7 +154,6 @@ def run_eval(gold_path: str | Path, corpus_dir: str | Path | None, settings: Set
     gold_warnings = check_evidence(cases, infos, ctx)
     for w in gold_warnings:
         log.warning("gold: %s", w)
-    use_judge = judge is not None and settings.use_llm
     t1 = time.perf_counter()
     results: list[CaseResult] = []
     for case in cases:
@@ -165,7 +165,7 @@ def run_eval(gold_path: str | Path, corpus_dir: str | Path | None, settings: Set
             error = str(e)
             answer = Answer(question=case.question, text="", citations=(), refused=False,
                             mode="error", warnings=(f"error: {e}",))
-        judged = judge(case, answer) if use_judge and judge is not None and not error else None
+        judged = judge(case, answer) if judge is not None and not error else None
         results.append(CaseResult(case, answer, case_metrics(case, answer, ctx), error, judged))
     ask_seconds = time.perf_counter() - t1
 
@@ -184,6 +184,7 @@ def run_eval(gold_path: str | Path, corpus_dir: str | Path | None, settings: Set
         index_seconds=index_seconds,
         ask_seconds=ask_seconds,
         judged_mean=sum(judged_vals) / len(judged_vals) if judged_vals else None,
+        judge_model=_judge_label(judge),
         gold_warnings=tuple(gold_warnings),
     )
     data = results_dict(run, ctx, n_articles=len(infos))
@@ -195,6 +196,14 @@ def run_eval(gold_path: str | Path, corpus_dir: str | Path | None, settings: Set
              index_seconds, results_path)
     return dataclasses.replace(run, results_path=str(results_path), report_path=str(report_path),
                                plots=tuple(str(p) for p in plot_paths), results=data)
+
+
+def _judge_label(judge: JudgeFn | None) -> str:
+    if judge is None:
+        return ""
+    model = getattr(getattr(judge, "model", None), "model", "") or type(judge).__name__
+    prompt = getattr(judge, "prompt", None)
+    return f"{model} (prompt {prompt.name} {prompt.hash})" if prompt is not None else str(model)
 
 
 def check_evidence(cases: Sequence[GoldCase], infos: Sequence[ArticleInfo],
@@ -248,6 +257,7 @@ def results_dict(run: EvalRun, ctx: EvalContext, n_articles: int) -> dict[str, A
         "usage": dataclasses.asdict(run.usage),
         "judged": None if run.judged_mean is None else {
             "note": "LLM-judged correctness; not part of the judge-free metrics above",
+            "judge": run.judge_model,
             "mean": _r(run.judged_mean),
             "n": sum(r.judged is not None for r in run.cases),
         },

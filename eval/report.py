@@ -164,7 +164,8 @@ def render_report(data: Mapping[str, Any], plots: Sequence[str | Path] = ()) -> 
     if data.get("judged"):
         j = data["judged"]
         parts += ["## LLM-judged correctness (separate; not a judge-free metric)", "",
-                  f"mean {_fmt(j['mean'])} over {j['n']} cases.", ""]
+                  (f"mean {_fmt(j['mean'])} over {j['n']} answerable cases, judged by "
+                  f"{j.get('judge') or 'an LLM'} (CORRECT 1, PARTIAL 0.5, INCORRECT 0)."), ""]
     parts += ["## By case kind", "", kind_table(data), ""]
     if plots:
         parts += ["## Plots", ""] + [f"![{Path(p).stem}]({Path(p).name})" for p in plots] + [""]

@@ -1,0 +1,109 @@
+"""The optional LLM-judged correctness score.
+
+Our logic around the model (which cases are judged, markers stripped, grades parsed) is checked
+with a scripted fake model; `qa eval --judge` is run end to end against llama.cpp on loopback,
+grammar-constrained to reply with a grade word (the protocol, not the judging quality).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from eval.gold import load_gold
+from eval.harness import load_results
+from eval.judge import LlmJudge, parse_grade
+from qa.cli import main as qa_main
+from qa.llm import Completion
+from qa.types import Answer
+from tests.test_eval_harness import GOLD, HARBOUR, ORCHARD
+from tests.test_llm_server import LlamaServer
+
+
+class Scripted:
+    model = "scripted"
+
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
+        self.calls: list[list[dict[str, str]]] = []
+
+    def stream(self, messages: Sequence[dict[str, str]], max_tokens: int | None = None
+               ) -> Iterator[str | Completion]:
+        self.calls.append([dict(m) for m in messages])
+        yield self.reply
+        yield Completion(self.reply, 10, 1, True, "stop")
+
+
+@pytest.mark.parametrize("reply, grade", [
+    ("CORRECT", 1.0), ("correct.", 1.0), ("PARTIAL", 0.5), ("INCORRECT", 0.0),
+    ("Grade: incorrect - it misses the point", 0.0), ("I think it is fine", None), ("", None),
+])
+def test_parse_grade(reply: str, grade: float | None) -> None:
+    assert parse_grade(reply) == grade
+
+
+def _gold(tmp_path: Path) -> list[Any]:
+    p = tmp_path / "g.jsonl"
+    p.write_text("".join(json.dumps(r) + "\n" for r in GOLD), encoding="utf-8")
+    return load_gold(p)
+
+
+def _answer(text: str, refused: bool = False) -> Answer:
+    return Answer(question="q", text=text, citations=(), refused=refused, mode="extractive")
+
+
+def test_judge_grades_answerable_cases_only_and_never_asks_about_refusals(tmp_path: Path) -> None:
+    bridge, _, volcano = _gold(tmp_path)
+    fake = Scripted("PARTIAL")
+    judge = LlmJudge(fake)
+    assert judge(volcano, _answer("Anything [1]")) is None  # refusal metrics cover these
+    assert judge(bridge, _answer("The articles don't say.", refused=True)) == 0.0
+    assert fake.calls == []
+    assert judge(bridge, _answer("The repairs cost 42 million euros. [1][2]")) == 0.5
+    user = fake.calls[0][-1]["content"]
+    assert "Answer to grade: The repairs cost 42 million euros." in user  # markers stripped
+    assert "Reference answer: 42 million euros." in user
+    assert "How much did the harbour bridge repairs cost?" in user
+    assert judge.replies["bridge-cost"] == "PARTIAL"
+    assert LlmJudge(Scripted("no idea"))(bridge, _answer("42 million euros [1]")) is None
+
+
+def test_judge_needs_a_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    gold = tmp_path / "g.jsonl"
+    gold.write_text(json.dumps(GOLD[0]) + "\n", encoding="utf-8")
+    assert qa_main(["eval", "--gold", str(gold), "--corpus", str(tmp_path), "--judge"]) == 1
+    assert "--judge needs a language model" in capsys.readouterr().err
+
+
+def test_qa_eval_judge_against_a_real_server(tmp_path: Path, embedder: Any,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from qa import api
+
+    monkeypatch.setattr(api, "make_embedder", lambda *a, **k: embedder)
+    corpus = tmp_path / "articles"
+    corpus.mkdir()
+    (corpus / "harbour.txt").write_text(HARBOUR, encoding="utf-8")
+    (corpus / "orchard.txt").write_text(ORCHARD, encoding="utf-8")
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text("".join(json.dumps(r) + "\n" for r in GOLD), encoding="utf-8")
+    server = LlamaServer(tmp_path, grammar='root ::= "CORRECT"')
+    try:
+        code = qa_main(["eval", "--gold", str(gold), "--corpus", str(corpus), "--out",
+                        str(tmp_path / "run"), "--mode", "extractive", "--judge", "--base-url",
+                        server.url, "--model", "smollm2", "--no-plots"])
+    finally:
+        server.stop()
+    assert code == 0
+    data = load_results(tmp_path / "run")
+    j = data["judged"]
+    answered = [c for c in data["cases"].values() if c["answerable"] and not c["refused"]]
+    assert j["n"] == 2 and j["mean"] == len(answered) / 2  # refused answerable cases score 0
+    assert "smollm2 (prompt judge " in j["judge"]
+    assert data["cases"]["volcano"]["judged"] is None
+    assert data["summary"]["refusal_correct"]["mean"] == 1.0  # judge-free numbers unaffected
+    report = (tmp_path / "run" / "report.md").read_text(encoding="utf-8")
+    assert "## LLM-judged correctness (separate; not a judge-free metric)" in report
