@@ -201,7 +201,11 @@ def _setting_store(settings: Settings, out: Path, name: str) -> Settings:
 
 
 def _flags_disagreement(a: Answer) -> bool:
-    return any(DISAGREE.search(w) for w in a.warnings)
+    """Whether the answer says its sources disagree: in a warning, or, for a generated answer,
+    in its text (an extractive answer's text is quotes: their words are the articles')."""
+    if any(DISAGREE.search(w) for w in a.warnings):
+        return True
+    return a.mode.startswith("llm") and bool(DISAGREE.search(a.text))
 
 
 def run_rgb(data_path: str | Path, out_dir: str | Path, settings: Settings,

@@ -272,3 +272,16 @@ def test_rgb_contains_answer_follows_the_papers_rule() -> None:
     assert not contains_answer("on 8 Feb", [["February 7", "7 Feb"]])
     assert not contains_answer("Answer [2]", "2")  # citation markers are not answers
     assert not contains_answer("anything", [])
+
+
+def test_rgb_disagreement_flag_reads_warnings_and_generated_text_only() -> None:
+    from eval.rgb import _flags_disagreement
+
+    def ans(text: str, mode: str, warnings: tuple[str, ...] = ()) -> Answer:
+        return Answer(question="q", text=text, citations=(), refused=False, mode=mode,
+                      warnings=warnings)
+
+    assert _flags_disagreement(ans("Source [1] and source [2] disagree on the date.", "llm:m"))
+    assert not _flags_disagreement(ans("Critics differ on the plan. [1]", "extractive"))
+    assert _flags_disagreement(ans("x [1]", "extractive", ("The sources contradict each other",)))
+    assert not _flags_disagreement(ans("It opened on Monday [1].", "llm:m"))
