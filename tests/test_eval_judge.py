@@ -8,7 +8,6 @@ grammar-constrained to reply with a grade word (the protocol, not the judging qu
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,24 +17,10 @@ from eval.gold import load_gold
 from eval.harness import load_results
 from eval.judge import LlmJudge, parse_grade
 from qa.cli import main as qa_main
-from qa.llm import Completion
 from qa.types import Answer
 from tests.test_eval_harness import GOLD, HARBOUR, ORCHARD
+from tests.test_injection import ScriptedModel as Scripted
 from tests.test_llm_server import LlamaServer
-
-
-class Scripted:
-    model = "scripted"
-
-    def __init__(self, reply: str) -> None:
-        self.reply = reply
-        self.calls: list[list[dict[str, str]]] = []
-
-    def stream(self, messages: Sequence[dict[str, str]], max_tokens: int | None = None
-               ) -> Iterator[str | Completion]:
-        self.calls.append([dict(m) for m in messages])
-        yield self.reply
-        yield Completion(self.reply, 10, 1, True, "stop")
 
 
 @pytest.mark.parametrize("reply, grade", [
