@@ -306,7 +306,7 @@ def _record_fields(item: Any, n: int) -> dict[str, str]:
 def _article(text: str, meta: dict[str, str], resolved: Path, suffix: str) -> Article:
     """The Article: id = url, else resolved path (+ `#N`); hash = sha256 of the stored text."""
     url = meta.get("url", "")
-    title = meta.get("title") or next((ln for ln in text.split("\n") if ln.strip()), "")
+    title = meta.get("title") or _first_line_title(text)
     return Article(
         meta=ArticleMeta(
             article_id=url or f"{resolved}{suffix}",
@@ -319,6 +319,20 @@ def _article(text: str, meta: dict[str, str], resolved: Path, suffix: str) -> Ar
         text=text,
         content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
     )
+
+
+def _first_line_title(text: str) -> str:
+    """The first non-blank line; when it is a whole lead paragraph too long for a title, its
+    first sentence (if that fits), rather than a cut in the middle of the second."""
+    line = " ".join(next((ln for ln in text.split("\n") if ln.strip()), "").split())
+    if len(line) <= TITLE_MAX:
+        return line
+    from index.chunk import split_sentences
+
+    spans = split_sentences(line)
+    if len(spans) > 1 and spans[0][1] - spans[0][0] <= TITLE_MAX:
+        return line[spans[0][0] : spans[0][1]]
+    return line
 
 
 def _trim(title: str, limit: int = TITLE_MAX) -> str:

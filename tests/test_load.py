@@ -57,6 +57,15 @@ def test_txt(tmp_path: Path) -> None:
     assert la.article.content_hash == hashlib.sha256(la.article.text.encode()).hexdigest()
 
 
+def test_a_lead_paragraph_as_first_line_gives_its_first_sentence_as_title(tmp_path: Path) -> None:
+    lead = ("A judge has ruled that the council's claims against the harbour board will be "
+            "dismissed, following a long legal back-and-forth over the board's records and "
+            "minutes. The decision came after the board filed a motion to compel the council.")
+    la = one([write(tmp_path / "a.txt", lead + "\n" + BODY)])
+    assert la.article.meta.title == lead.split(" The decision")[0]
+    assert la.article.text.startswith(lead)  # the stored text keeps the whole line
+
+
 def test_txt_long_title_trimmed_at_word_boundary(tmp_path: Path) -> None:
     first = " ".join(["word"] * 60)  # 299 characters
     la = one([write(tmp_path / "a.txt", first + "\n" + BODY)])
