@@ -37,7 +37,7 @@ _NAME = re.compile(r"\b[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?(?:\s+(?:[A-Z]\.\s*)?[A-Z]
 _REASON = re.compile(
     r"\b(?:because|since|due to|owing to|thanks to|in order to|so as to|so that|as a result|"
     r"good faith|reasons?|motive|motivated|aim(?:ed|s)? to|intend(?:ed|s)? to|in a bid to|"
-    r"(?:was|were|is|being) done to|in an effort to|designed to|following|after|amid)\b",
+    r"(?:was|were|is|being) done to|in an effort to|designed to|following|amid)\b",
     re.IGNORECASE,
 )
 _PLACE = re.compile(r"\b(?:in|at|from|to|near)\s+(?:the\s+)?[A-Z][\w.]+")

@@ -47,3 +47,9 @@ def test_time_quantity_reason_place() -> None:
     assert type_match("reason", "Blake Lively has revealed why she chose to drop her claim.", "") == 0.0
     assert type_match("place", "The case is in U.S. District Court.", "") == 1.0
     assert type_match("", "anything", "") == 1.0
+
+
+def test_a_time_word_alone_is_not_a_stated_reason() -> None:
+    q = "Why did Lively drop the distress claim?"
+    assert type_match("reason", "Baldoni could face the claims again, after the actress asked.", q) == 0.0
+    assert type_match("reason", "She withdrew it following the demand for her records.", q) == 1.0
