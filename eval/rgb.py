@@ -28,8 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from eval.metrics import percentile
 from qa.errors import InputError, QAError
 from qa.settings import Settings
@@ -133,25 +131,6 @@ def write_corpus(records: Sequence[dict[str, str]], path: Path) -> Path:
     return path
 
 
-class MemoEmbedder:
-    """Remembers the vector of every text, so the three stores embed a shared snippet once."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.dim = inner.dim
-        self._memo: dict[str, np.ndarray] = {}
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        todo = list(dict.fromkeys(t for t in texts if t not in self._memo))
-        if todo:
-            for t, v in zip(todo, self.inner.embed(todo)):
-                self._memo[t] = v
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.stack([self._memo[t] for t in texts]).astype(np.float32)
-
-
 @dataclass(frozen=True)
 class SettingResult:
     """One RGB setting: its shares (0..1), and per question what was answered."""
@@ -211,7 +190,7 @@ def _flags_disagreement(a: Answer) -> bool:
 def run_rgb(data_path: str | Path, out_dir: str | Path, settings: Settings,
             limit: int | None = None, embedder: Any = None) -> RgbResult:
     """Run the three settings, write rgb_results.json and rgb_report.md into `out_dir`."""
-    from index.embed import make_embedder
+    from index.embed import EmbeddingCache, make_embedder
 
     items = load_rgb(data_path, limit)
     out = Path(out_dir)
@@ -220,7 +199,7 @@ def run_rgb(data_path: str | Path, out_dir: str | Path, settings: Settings,
         from qa.api import _openai_embed_args
 
         embedder = make_embedder(settings.embed_backend, **_openai_embed_args(settings))
-    memo = MemoEmbedder(embedder)
+    memo = EmbeddingCache(embedder, size=None)  # the three stores share most snippets
     plan = (
         ("answering", ("positive", "negative")),
         ("rejection", ("negative",)),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -38,6 +39,35 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Return an array (len(texts), dim) of L2-normalised float32 vectors."""
         ...
+
+
+class EmbeddingCache:
+    """An embedder that remembers the vectors of the texts it has embedded (the last `size`
+    distinct ones; all of them when `size` is None), and asks its inner model only for new ones.
+
+    One instance is shared by the extractive answerer and the citation verifier, so a sentence
+    scored for a question is not embedded again to check the answer that cites it.
+    """
+
+    def __init__(self, inner: Embedder, size: int | None = 20_000) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dim = inner.dim
+        self.size = size
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        new = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if new:
+            self._vectors.update(zip(new, self.inner.embed(new)))
+        out = np.stack([self._vectors[t] for t in texts]).astype(np.float32, copy=False)
+        for t in texts:  # most recently used last
+            self._vectors.move_to_end(t)
+        while self.size is not None and len(self._vectors) > self.size:
+            self._vectors.popitem(last=False)
+        return out
 
 
 def _length_batches(texts: Sequence[str], batch_size: int) -> list[list[int]]:

@@ -59,9 +59,12 @@ class Assistant:
         client = client or make_client(settings.store_path, settings.chroma_url)
         store = ChunkStore(client, settings.collection, embedder.name, embedder.dim,
                            label=settings.store_label)
+        bot = cls(settings, embedder, store, llm)
         if llm is None and settings.use_llm:
-            llm = _make_llm(settings, embedder)
-        return cls(settings, embedder, store, llm)
+            # the verifier embeds through the extractive answerer's sentence cache: the sentences
+            # scored to decide whether to ask the model are not embedded again to check its answer
+            bot.llm = _make_llm(settings, bot.extractive.sentences)
+        return bot
 
     def warm(self) -> None:
         """Load what the first question would otherwise wait for (sentence model, BM25)."""

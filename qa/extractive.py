@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,7 +23,7 @@ import numpy as np
 
 from index.bm25 import Bm25Index, tokenize
 from index.chunk import split_sentences
-from index.embed import Embedder
+from index.embed import Embedder, EmbeddingCache
 from qa.answer_type import expected_type, type_match
 from qa.types import Citation, Passage
 
@@ -104,23 +103,11 @@ def weighted_terms(question: str, history: Sequence[str]) -> dict[str, float]:
 class ExtractiveAnswerer:
     """`answer(question, passages) -> Extract`; see the module docstring."""
 
-    def __init__(self, embedder: Embedder, threshold: float, max_sentences: int = 3,
-                 cache_size: int = 20000) -> None:
-        self.embedder = embedder
+    def __init__(self, embedder: Embedder, threshold: float, max_sentences: int = 3) -> None:
+        # sentence vectors are remembered: a passage's sentences are scored again and again
+        self.sentences = embedder if isinstance(embedder, EmbeddingCache) else EmbeddingCache(embedder)
         self.threshold = threshold
         self.max_sentences = max_sentences
-        self._vec_cache: OrderedDict[tuple[str, int, int], np.ndarray] = OrderedDict()
-        self._cache_size = cache_size
-
-    def _vectors(self, keys: list[tuple[str, int, int]], texts: list[str]) -> np.ndarray:
-        todo = [i for i, k in enumerate(keys) if k not in self._vec_cache]
-        if todo:
-            vs = self.embedder.embed([texts[i] for i in todo])
-            for i, v in zip(todo, vs):
-                self._vec_cache[keys[i]] = v
-            while len(self._vec_cache) > self._cache_size:
-                self._vec_cache.popitem(last=False)
-        return np.stack([self._vec_cache[k] for k in keys]) if keys else np.zeros((0, 1))
 
     def candidates(self, question: str, history: Sequence[str], passages: Sequence[Passage],
                    query_vector: np.ndarray, idf: IdfTable) -> list[Candidate]:
@@ -137,7 +124,7 @@ class ExtractiveAnswerer:
                 rows.append((p, key[1], key[2], text))
         if not rows:
             return []
-        vecs = self._vectors([(p.chunk.article_id, s, e) for p, s, e, _ in rows], [r[3] for r in rows])
+        vecs = self.sentences.embed([r[3] for r in rows])
         sem = vecs @ np.asarray(query_vector, dtype=np.float32)
         weights = weighted_terms(question, history)
         kind = expected_type(question)

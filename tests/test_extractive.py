@@ -96,3 +96,29 @@ def test_a_passage_missing_the_year_asked_about_is_weak_evidence(answerer, embed
     # "2,000" and "2000" are the same number
     assert answerer.candidates("Did 2,000 people attend?", [], _one("About 2000 people came."),
                                embedder.embed(["x"])[0], _idf(_one("About 2000 people came.")))[0].numbers_ok == 1.0
+
+
+def test_embedding_cache_asks_the_model_only_for_new_texts_and_stays_bounded(embedder) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    from index.embed import EmbeddingCache
+
+    asked: list[list[str]] = []
+
+    class Recording:
+        name, dim = embedder.name, embedder.dim
+
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            asked.append(list(texts))
+            return embedder.embed(texts)
+
+    cache = EmbeddingCache(Recording(), size=2)
+    v = cache.embed(["a cat", "a dog", "a cat"])
+    assert asked == [["a cat", "a dog"]] and np.allclose(v[0], v[2])
+    assert np.allclose(v, embedder.embed(["a cat", "a dog", "a cat"]), atol=1e-6)
+    cache.embed(["a dog"])
+    assert len(asked) == 1  # remembered
+    cache.embed(["a bird"])  # evicts "a cat", the least recently used
+    cache.embed(["a dog", "a cat"])
+    assert asked[1:] == [["a bird"], ["a cat"]]
+    assert cache.embed([]).shape == (0, embedder.dim)

@@ -7,6 +7,7 @@ condensing, budgets); the real client against a real server is tested in test_ll
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 
 import pytest
@@ -225,3 +226,32 @@ def test_ask_through_the_assistant_uses_the_generative_answerer(sample_bot, embe
                     llm=GenerativeAnswerer(model, embedder, settings))
     ans = bot.ask(ANSWERABLE)
     assert ans.mode == "llm:scripted" and len(model.calls) == 1 and ans.citations
+
+
+class CountingEmbedder:
+    """The real embedder, recording every text it is asked to embed."""
+
+    def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
+        self.inner, self.name, self.dim = inner, inner.name, inner.dim
+        self.texts: list[str] = []
+
+    def embed(self, texts: Sequence[str]):  # type: ignore[no-untyped-def]
+        self.texts += list(texts)
+        return self.inner.embed(texts)
+
+
+def test_answer_verification_does_not_embed_a_sentence_twice(sample_bot, embedder) -> None:  # type: ignore[no-untyped-def]
+    """The gate scores every sentence of the passages; the verifier reuses those vectors."""
+    counting = CountingEmbedder(embedder)
+    settings = sample_bot.settings.replace(answer_mode="llm",
+                                           openai_base_url="http://127.0.0.1:9/v1")
+    bot = Assistant.open(settings, embedder=counting)
+    assert bot.llm is not None
+    bot.llm.model = ScriptedModel("She withdrew the claims in good faith to streamline the "
+                                  "dispute [1].")
+    ans = bot.ask(ANSWERABLE)
+    assert ans.mode == "llm:scripted" and ans.citations and ans.sentences
+    repeated = {t: n for t, n in Counter(counting.texts).items() if n > 1}
+    assert not repeated, repeated
+    cited = ans.citations[0].quote
+    assert cited in counting.texts  # it was embedded, once
