@@ -17,7 +17,7 @@ import re
 
 from eval.gold import GoldCase
 from qa.citations import MARKER
-from qa.llm import ChatModel, Completion, OpenAIChat
+from qa.llm import ChatModel, OpenAIChat, collect
 from qa.prompts import Prompt, load_prompt
 from qa.settings import Settings
 from qa.types import Answer
@@ -52,9 +52,6 @@ class LlmJudge:
             return 0.0
         text = " ".join(MARKER.sub(" ", answer.text).split())
         msgs = self.prompt.messages(question=case.question, reference=case.answer, answer=text)
-        reply = ""
-        for item in self.model.stream(msgs, JUDGE_TOKENS):
-            if isinstance(item, Completion):
-                reply = item.text
+        reply = collect(self.model.stream(msgs, JUDGE_TOKENS)).text
         self.replies[case.id] = reply
         return parse_grade(reply)

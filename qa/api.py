@@ -22,7 +22,7 @@ from index.embed import Embedder, make_embedder
 from index.ingest import ingest as run_ingest
 from index.store import ChunkStore, make_client
 from qa.errors import IndexEmptyError, InputError
-from qa.extractive import JOINER, ExtractiveAnswerer, IdfTable
+from qa.extractive import ExtractiveAnswerer, IdfTable
 from qa.followup import context_turns, retrieval_query
 from qa.retrieve import HybridRetriever, Scope
 from qa.settings import Settings
@@ -160,11 +160,7 @@ class Assistant:
             support=round(ex.support, 4),
             timings={"retrieve": t1 - t0, "answer": t2 - t1, "total": t2 - t0, **r.timings},
         )
-        if ex.refused:
-            yield ans.text
-        else:  # one piece per cited sentence, so every door streams the same way
-            for i, c in enumerate(ans.citations):
-                yield ("" if i == 0 else JOINER) + f"{c.quote} [{c.number}]"
+        yield from ex.pieces()  # one piece per cited sentence, so every door streams alike
         yield ans
 
 

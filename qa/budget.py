@@ -108,6 +108,10 @@ class TokenBudget:
     def count(self, text: str) -> int:
         return len(self._enc.encode(text, disallowed_special=()))
 
+    def last_tokens(self, text: str, n: int) -> str:
+        """The end of `text` that is its last `n` tokens."""
+        return str(self._enc.decode(self._enc.encode(text, disallowed_special=())[-n:]))
+
     def count_messages(self, messages: Sequence[dict[str, str]]) -> int:
         """Prompt tokens of a chat request, the way OpenAI's cookbook estimates them."""
         return REPLY_PRIMING + sum(MESSAGE_OVERHEAD + self.count(m["content"]) for m in messages)

@@ -28,6 +28,7 @@ from index.bm25 import tokenize
 from index.chunk import split_sentences
 from index.embed import Embedder
 from qa.extractive import REFUSAL_TEXT
+from qa.settings import DEFAULT_SUPPORT_THRESHOLD
 from qa.types import Citation, Passage, SentenceCheck
 
 # [3], [1, 2], [1,2], [Source 3], [source 1, 2]
@@ -43,7 +44,7 @@ _PARTIAL_MARKER = re.compile(
 # question; the first sentence of qa.extractive.REFUSAL_TEXT, so both modes refuse alike.
 MODEL_REFUSAL = "The articles don't say."
 
-SUPPORT_THRESHOLD = 0.45  # see tests/test_citations.py for paraphrase vs. unrelated scores
+SUPPORT_THRESHOLD = DEFAULT_SUPPORT_THRESHOLD
 W_SEMANTIC = 0.6
 W_LEXICAL = 0.4
 NUMBER_PENALTY = 0.5  # a claim with a number its cited passages never mention keeps half its score

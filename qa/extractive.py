@@ -68,6 +68,13 @@ class Extract:
     support: float
     candidates: tuple[Candidate, ...]
 
+    def pieces(self) -> list[str]:
+        """The answer as streamed: one piece per cited sentence (the refusal as one piece)."""
+        if self.refused:
+            return [self.text]
+        return [("" if i == 0 else JOINER) + f"{c.quote} [{c.number}]"
+                for i, c in enumerate(self.citations)]
+
 
 class IdfTable:
     """IDF of stemmed terms over the store's chunks (from the BM25 index's postings)."""

@@ -31,7 +31,7 @@ from index.embed import Embedder
 from qa.budget import TokenBudget, estimate_cost, model_info
 from qa.citations import MODEL_REFUSAL, CitationVerifier, MarkerRenumberer
 from qa.errors import ConfigError, LLMError
-from qa.extractive import JOINER, REFUSAL_TEXT, Extract
+from qa.extractive import REFUSAL_TEXT, Extract
 from qa.followup import context_turns
 from qa.llm import ChatModel, Completion, OpenAIChat, collect
 from qa.prompts import Prompt, load_prompt
@@ -113,8 +113,7 @@ class GenerativeAnswerer:
             n = self.budget.count(turn)
             if n > left:
                 if not out and left > 0:  # the last turn alone is too long: keep its end
-                    enc = self.budget._enc
-                    out.append(enc.decode(enc.encode(turn, disallowed_special=())[-left:]))
+                    out.append(self.budget.last_tokens(turn, left))
                 break
             out.append(turn)
             left -= n
@@ -246,8 +245,7 @@ class GenerativeAnswerer:
         """The extractive answer (support was above the threshold), streamed the same way."""
         if streamed:
             yield FALLBACK_NOTE
-        for i, c in enumerate(ex.citations):
-            yield ("" if i == 0 else JOINER) + f"{c.quote} [{c.number}]"
+        yield from ex.pieces()
         timings["total"] = time.perf_counter() - t0
         fields = {**base, "mode": "extractive"}
         yield Answer(text=ex.text, citations=ex.citations, refused=False,

@@ -24,6 +24,9 @@ def default_store_path() -> str:
 
 # Calibrated on eval/gold.jsonl by `python -m eval.calibrate` (see README); a setting, not a rule.
 DEFAULT_REFUSAL_THRESHOLD = 0.27
+# Generated sentences scoring under this against the passages they cite are flagged unsupported
+# (see tests/test_citations.py for paraphrase vs. unrelated scores).
+DEFAULT_SUPPORT_THRESHOLD = 0.45
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ class Settings:
     refusal_threshold: float = DEFAULT_REFUSAL_THRESHOLD
     max_answer_sentences: int = 3
     max_question_chars: int = 1000
-    support_threshold: float = 0.45  # generative answers: a sentence below this is flagged
+    support_threshold: float = DEFAULT_SUPPORT_THRESHOLD
     fallback_to_extractive: bool = True  # when the LLM fails, answer extractively and say so
     # LLM (OpenAI or any OpenAI-compatible server)
     openai_api_key: str = ""

@@ -255,3 +255,11 @@ def test_answer_verification_does_not_embed_a_sentence_twice(sample_bot, embedde
     assert not repeated, repeated
     cited = ans.citations[0].quote
     assert cited in counting.texts  # it was embedded, once
+
+
+def test_a_last_turn_longer_than_the_history_budget_keeps_its_end(embedder) -> None:  # type: ignore[no-untyped-def]
+    gen = answerer(ScriptedModel(), embedder, history_tokens=12)
+    turn = "Tell me everything about the weather in Lisbon " * 10 + "and who is Baldoni's lawyer?"
+    kept = gen.bounded_history(["an older question", turn])
+    assert len(kept) == 1 and turn.endswith(kept[0]) and kept[0].endswith("lawyer?")
+    assert gen.budget.count(kept[0]) <= 12
