@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,13 @@ def sample_bot(tmp_path_factory: pytest.TempPathFactory, embedder, sample_dir: P
     report = bot.ingest([sample_dir])
     assert report.ok and report.count("added") == 3, report
     return bot
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on at 127.0.0.1 (for the servers the tests start)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def make_bot(tmp_path: Path, embedder, **settings):  # type: ignore[no-untyped-def]

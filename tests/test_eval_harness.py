@@ -43,9 +43,8 @@ GOLD = [
 IDS = {"bridge-cost", "orchard-why", "volcano"}
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("tiny")
+def write_tiny(root: Path) -> tuple[Path, Path]:
+    """The tiny gold file and its two-article corpus under `root`: (gold, corpus)."""
     corpus = root / "articles"
     corpus.mkdir()
     (corpus / "harbour.txt").write_text(HARBOUR, encoding="utf-8")
@@ -53,6 +52,11 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     gold = root / "tiny_gold.jsonl"
     gold.write_text("".join(json.dumps(r) + "\n" for r in GOLD), encoding="utf-8")
     return gold, corpus
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return write_tiny(tmp_path_factory.mktemp("tiny"))
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from eval.harness import load_results
 from eval.judge import LlmJudge, parse_grade
 from qa.cli import main as qa_main
 from qa.types import Answer
-from tests.test_eval_harness import GOLD, HARBOUR, ORCHARD
+from tests.test_eval_harness import GOLD, write_tiny
 from tests.test_injection import ScriptedModel as Scripted
 from tests.test_llm_server import LlamaServer
 
@@ -32,9 +32,7 @@ def test_parse_grade(reply: str, grade: float | None) -> None:
 
 
 def _gold(tmp_path: Path) -> list[Any]:
-    p = tmp_path / "g.jsonl"
-    p.write_text("".join(json.dumps(r) + "\n" for r in GOLD), encoding="utf-8")
-    return load_gold(p)
+    return load_gold(write_tiny(tmp_path)[0])
 
 
 def _answer(text: str, refused: bool = False) -> Answer:
@@ -69,12 +67,7 @@ def test_qa_eval_judge_against_a_real_server(tmp_path: Path, embedder: Any,
     from qa import api
 
     monkeypatch.setattr(api, "make_embedder", lambda *a, **k: embedder)
-    corpus = tmp_path / "articles"
-    corpus.mkdir()
-    (corpus / "harbour.txt").write_text(HARBOUR, encoding="utf-8")
-    (corpus / "orchard.txt").write_text(ORCHARD, encoding="utf-8")
-    gold = tmp_path / "gold.jsonl"
-    gold.write_text("".join(json.dumps(r) + "\n" for r in GOLD), encoding="utf-8")
+    gold, corpus = write_tiny(tmp_path)
     server = LlamaServer(tmp_path, grammar='root ::= "CORRECT"')
     try:
         code = qa_main(["eval", "--gold", str(gold), "--corpus", str(corpus), "--out",

@@ -15,7 +15,6 @@ import importlib.util
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -34,6 +33,7 @@ from qa.generate import GenerativeAnswerer
 from qa.llm import Completion, OpenAIChat
 from qa.settings import Settings
 from qa.types import Answer
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.llm_server
 
@@ -46,6 +46,7 @@ import sys
 import xllamacpp as x
 
 model, port, n_ctx, grammar = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+embedding = sys.argv[5] == "embedding"
 p = x.CommonParams()
 p.model.path = model
 p.hostnames = ["127.0.0.1"]
@@ -54,6 +55,9 @@ p.n_ctx = n_ctx
 p.n_parallel = 1
 p.cpuparams.n_threads = 1
 p.cpuparams_batch.n_threads = 2
+if embedding:  # /v1/embeddings, mean-pooled
+    p.embedding = True
+    p.pooling_type = x.llama_pooling_type.LLAMA_POOLING_TYPE_MEAN
 if grammar:
     p.sampling.grammar = x.CommonGrammar(x.common_grammar_type.COMMON_GRAMMAR_TYPE_USER, grammar)
 server = x.Server(p)
@@ -71,22 +75,17 @@ def smollm2_gguf() -> Path:
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class LlamaServer:
     """A llama.cpp server in a child process; `stop()` ends it (also mid-request)."""
 
-    def __init__(self, log_dir: Path, grammar: str = "", n_ctx: int = 4096) -> None:
+    def __init__(self, log_dir: Path, grammar: str = "", n_ctx: int = 4096,
+                 embedding: bool = False) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
         self._log = open(log_dir / f"llama-{self.port}.log", "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-c", SERVER_SCRIPT, str(smollm2_gguf()), str(self.port),
-             str(n_ctx), grammar],
+             str(n_ctx), grammar, "embedding" if embedding else "chat"],
             stdin=subprocess.PIPE, stdout=self._log, stderr=subprocess.STDOUT,
         )
         self._wait_ready(timeout=120)

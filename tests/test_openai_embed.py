@@ -7,11 +7,6 @@ normalisation, the store remembering the model, errors), not the quality of thos
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,62 +15,17 @@ import pytest
 
 from qa import Assistant, Settings
 from qa.errors import LLMError, StoreMismatchError
-from tests.test_llm_server import smollm2_gguf
+from tests.conftest import free_port
+from tests.test_llm_server import LlamaServer
 
 pytestmark = pytest.mark.llm_server
-
-SERVER = r"""
-import sys
-import xllamacpp as x
-
-p = x.CommonParams()
-p.model.path = sys.argv[1]
-p.hostnames = ["127.0.0.1"]
-p.port = int(sys.argv[2])
-p.n_ctx = 2048
-p.n_parallel = 1
-p.embedding = True
-p.pooling_type = x.llama_pooling_type.LLAMA_POOLING_TYPE_MEAN
-p.cpuparams.n_threads = 2
-server = x.Server(p)
-print("listening", flush=True)
-sys.stdin.read()
-"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def embed_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
-    log = open(tmp_path_factory.mktemp("emb") / "server.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(smollm2_gguf()), str(port)],
-                            stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            log.close()
-            pytest.fail(f"embedding server did not start: {Path(log.name).read_text()[-2000:]}")
-        time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}/v1"
-    assert proc.stdin is not None
-    proc.stdin.close()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    server = LlamaServer(tmp_path_factory.mktemp("emb"), n_ctx=2048, embedding=True)
+    yield server.url
+    server.stop()
 
 
 def _settings(url: str, store: Path, **kw: object) -> Settings:
@@ -108,7 +58,7 @@ def test_openai_embeddings_build_a_store_that_remembers_its_model(
 
 
 def test_an_unreachable_embeddings_server_is_a_clear_error(tmp_path: Path) -> None:
-    url = f"http://127.0.0.1:{_free_port()}/v1"
+    url = f"http://127.0.0.1:{free_port()}/v1"
     with pytest.raises(LLMError, match="embeddings endpoint failed.*OPENAI_BASE_URL"):
         Assistant.open(_settings(url, tmp_path / "store"))
 

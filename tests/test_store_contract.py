@@ -7,7 +7,6 @@ mismatch, and retrieval, all through the public API with the real embedder and r
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from index.chunk import Chunker
 from index.load import load_paths
 from qa.errors import StoreMismatchError
 from qa.settings import Settings
+from tests.conftest import free_port
 
 CHUNK_TOKENS = 64
 CHUNK_OVERLAP = 16
@@ -80,11 +80,6 @@ class CountingEmbedder:
 
 
 # -- backends ---------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 def _chroma_cli() -> str:
     exe = Path(sys.executable).parent / "chroma"
@@ -97,7 +92,7 @@ def _chroma_cli() -> str:
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real `chroma run` server on a free loopback port; yields its URL."""
-    port = _free_port()
+    port = free_port()
     data = tmp_path_factory.mktemp("chroma-server")
     url = f"http://127.0.0.1:{port}"
     with open(data / "server.log", "wb") as log:

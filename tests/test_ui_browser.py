@@ -12,14 +12,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, make_bot
+from tests.conftest import ROOT, free_port, make_bot
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -47,11 +46,6 @@ UPLOAD_QUESTION = "Who was awarded the Quillfeather Prize?"
 
 pytestmark = pytest.mark.browser
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
