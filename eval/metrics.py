@@ -237,6 +237,29 @@ def citation_recall(case: GoldCase, answer: Answer, ctx: EvalContext) -> float |
     return float(any(citation_is_gold(case, c, ctx) for c in answer.citations))
 
 
+def citation_passage_is_gold(case: GoldCase, c: Citation, answer: Answer,
+                             ctx: EvalContext) -> bool:
+    """Whether the passage the citation quotes from (its chunk) holds a gold evidence quote."""
+    return any(p.chunk.chunk_id == c.chunk_id and passage_holds_evidence(case, p, ctx)
+               for p in answer.passages)
+
+
+def citation_precision_passage(case: GoldCase, answer: Answer, ctx: EvalContext) -> float | None:
+    """Share of the answer's citations whose passage holds gold evidence (the looser,
+    passage-level form of `citation_precision`)."""
+    if not case.evidence or not answer.citations:
+        return None
+    return sum(citation_passage_is_gold(case, c, answer, ctx)
+               for c in answer.citations) / len(answer.citations)
+
+
+def citation_recall_passage(case: GoldCase, answer: Answer, ctx: EvalContext) -> float | None:
+    """Answerable cases with evidence: 1.0 when a cited passage holds gold evidence."""
+    if not _retrieval_applies(case):
+        return None
+    return float(any(citation_passage_is_gold(case, c, answer, ctx) for c in answer.citations))
+
+
 # -- the registry -----------------------------------------------------------------------------
 MetricFn = Callable[[GoldCase, Answer, EvalContext], "float | None"]
 
@@ -260,8 +283,11 @@ METRICS: tuple[Metric, ...] = (
     Metric("false_refusal", "answerable refused (false refusal)", false_refusal,
            higher_is_better=False),
     Metric("citation_validity", "citation validity", citation_validity),
-    Metric("citation_precision", "citation precision", citation_precision),
-    Metric("citation_recall", "citation recall", citation_recall),
+    Metric("citation_precision", "citation precision (sentence)", citation_precision),
+    Metric("citation_recall", "citation recall (sentence)", citation_recall),
+    Metric("citation_precision_passage", "citation precision (passage)",
+           citation_precision_passage),
+    Metric("citation_recall_passage", "citation recall (passage)", citation_recall_passage),
 )
 METRIC_BY_NAME: Mapping[str, Metric] = {m.name: m for m in METRICS}
 

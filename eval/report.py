@@ -30,8 +30,10 @@ Definitions (judge-free; every value in [0, 1], averaged over the cases it appli
 - *refusal accuracy*: refused exactly when unanswerable; *unanswerable refused* over unanswerable
   cases; *false refusal* over answerable cases (lower is better).
 - *citation validity*: quote == article_text[start:end]. A citation is *gold* when its span
-  overlaps a gold evidence quote in the same article; *precision* = share of an answer's
-  citations that are gold; *recall* = an answerable case cites at least one gold span."""
+  overlaps a gold evidence quote in the same article; *precision (sentence)* = share of an
+  answer's citations that are gold; *recall (sentence)* = an answerable case cites at least one
+  gold span. The *(passage)* forms ask less: the passage the citation quotes from holds a gold
+  quote (any of its sentences)."""
 
 
 def _fmt(x: Any, pct: bool = False) -> str:

@@ -12,7 +12,9 @@ from eval.metrics import (
     EvalContext,
     case_metrics,
     citation_precision,
+    citation_precision_passage,
     citation_recall,
+    citation_recall_passage,
     citation_validity,
     correct_refusal,
     doc_names,
@@ -205,6 +207,26 @@ def test_citation_precision_and_recall_use_span_overlap_in_the_gold_doc() -> Non
     assert citation_recall(c, answer("x [1]", [other]), CTX) == 0.0
     partial = cite(META_A, 30, 40, 1)  # overlaps the end of the quote only
     assert citation_precision(c, answer("x [1]", [partial]), CTX) == 1.0
+
+
+def test_passage_level_citation_metrics_credit_any_sentence_of_a_gold_passage() -> None:
+    c = case(evidence=(("a.txt", "Liman denied the motion"),))
+    gold_p = passage(META_A, 0, len(TEXT_A), 1)  # holds the quote
+    other_p = passage(META_B, 0, 37, 2)  # B's first sentence: no quote
+    in_gold = Citation(1, META_A, gold_p.chunk.chunk_id, 37, len(TEXT_A),
+                       TEXT_A[37:], 0.5)  # another sentence of the gold passage
+    in_other = Citation(2, META_B, other_p.chunk.chunk_id, 0, 37, TEXT_B[:37], 0.5)
+    a = answer("x [1] [2]", [in_gold, in_other], passages=[gold_p, other_p])
+    assert citation_precision(c, a, CTX) == 0.0  # the sentence itself is not the evidence
+    assert citation_precision_passage(c, a, CTX) == 0.5
+    assert citation_recall_passage(c, a, CTX) == 1.0 and citation_recall(c, a, CTX) == 0.0
+    only_other = answer("x [1]", [in_other], passages=[gold_p, other_p])
+    assert citation_recall_passage(c, only_other, CTX) == 0.0
+    # a citation whose passage is not among the answer's passages is not credited
+    assert citation_precision_passage(c, answer("x [1]", [in_gold]), CTX) == 0.0
+    assert citation_precision_passage(case(), answer("no", refused=True), CTX) is None
+    unans = case(answerable=False, must=(), evidence=())
+    assert citation_recall_passage(unans, a, CTX) is None
 
 
 def test_citation_metrics_on_refusals_and_unanswerable_cases() -> None:
