@@ -13,9 +13,9 @@ import hashlib
 import re
 from typing import Any
 
+from index.errors import ConfigError
 from index.tokens import get_encoding, llama_index_static
-from qa.errors import ConfigError
-from qa.types import Article, Chunk
+from index.types import Article, Chunk
 
 Span = tuple[int, int]
 

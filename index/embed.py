@@ -22,7 +22,7 @@ from typing import Protocol
 
 import numpy as np
 
-from qa.errors import ConfigError, LLMError
+from index.errors import ConfigError, LLMError
 
 log = logging.getLogger(__name__)
 

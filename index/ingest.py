@@ -20,7 +20,7 @@ from index.chunk import Chunker
 from index.embed import Embedder
 from index.load import LoadedArticle, load_paths
 from index.store import ChunkStore
-from qa.types import Article, Chunk, FileResult, IngestReport
+from index.types import Article, Chunk, FileResult, IngestReport
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from typing import Any
 import trafilatura
 
 from index.clean import clean_markdown, clean_text, markdown_heading
-from qa.types import Article, ArticleMeta, FileResult
+from index.types import Article, ArticleMeta, FileResult
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from qa.errors import ConfigError, StoreError, StoreMismatchError
-from qa.types import Article, ArticleInfo, ArticleMeta, Chunk
+from index.errors import ConfigError, StoreError, StoreMismatchError
+from index.types import Article, ArticleInfo, ArticleMeta, Chunk
 
 log = logging.getLogger(__name__)
 

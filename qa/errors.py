@@ -1,45 +1,14 @@
-"""The errors the library raises. Only the edges (CLI, UI) turn them into exit codes or messages.
+"""The errors the library raises (defined in `index.errors`, the bottom layer, re-exported here).
 
-Every message says what was wrong and how to fix it.
+Only the edges (CLI, UI) turn them into exit codes or messages.
 """
 
-from __future__ import annotations
-
-
-class QAError(Exception):
-    """Base of every error this package raises on purpose."""
-
-
-class ConfigError(QAError):
-    """A setting has a bad value, or settings contradict each other."""
-
-
-class InputError(QAError):
-    """A question or a file the user gave us cannot be used as it is."""
-
-
-class IndexEmptyError(QAError):
-    """A question was asked before any article was ingested."""
-
-    def __init__(self, store: str) -> None:
-        super().__init__(
-            f"No articles are indexed in {store}. Ingest some first, e.g. "
-            "`qa ingest data/articles/` (or Assistant.ingest([...]) from Python)."
-        )
-
-
-class StoreMismatchError(QAError):
-    """The store was built with another embedding model than the one configured."""
-
-
-class StoreError(QAError):
-    """The vector store could not be reached or gave something we cannot use."""
-
-
-class LLMError(QAError):
-    """The language model server failed; `status` is the HTTP status when there was one."""
-
-    def __init__(self, message: str, status: int | None = None, cause: str = "") -> None:
-        super().__init__(message)
-        self.status = status
-        self.cause = cause
+from index.errors import (  # noqa: F401 - the public names of qa's errors
+    ConfigError,
+    IndexEmptyError,
+    InputError,
+    LLMError,
+    QAError,
+    StoreError,
+    StoreMismatchError,
+)

@@ -1,50 +1,22 @@
-"""The typed values that flow between stages: articles, chunks, passages, citations, answers.
+"""The typed values that flow between answering stages: passages, citations, answers.
 
 Everything here is a frozen dataclass so a stage's output cannot be changed behind its back, and
-so the three doors (CLI, UI, eval) all read the same shapes.
+so the three doors (CLI, UI, eval) all read the same shapes. The index layer's types (articles,
+chunks, ingest reports) live in `index.types` and are re-exported here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-
-@dataclass(frozen=True)
-class ArticleMeta:
-    """What we know about an article besides its text."""
-
-    article_id: str  # stable: the url when there is one, else the absolute file path
-    title: str
-    source: str = ""  # the publication, when known
-    url: str = ""
-    date: str = ""  # as given (ISO when we could tell), "" when unknown
-    path: str = ""  # the file it came from
-
-
-@dataclass(frozen=True)
-class Article:
-    """A cleaned article: `text` is the stored text every citation span points into."""
-
-    meta: ArticleMeta
-    text: str
-    content_hash: str
-
-    @property
-    def article_id(self) -> str:
-        return self.meta.article_id
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """A contiguous span of an article's stored text: `text == article.text[start:end]`."""
-
-    chunk_id: str
-    article_id: str
-    index: int
-    start: int
-    end: int
-    text: str
-    n_tokens: int
+from index.types import (  # noqa: F401 - re-exported: the public API names them from qa.types
+    Article,
+    ArticleInfo,
+    ArticleMeta,
+    Chunk,
+    FileResult,
+    IngestReport,
+)
 
 
 @dataclass(frozen=True)
@@ -122,51 +94,3 @@ class Answer:
     @property
     def unsupported_sentences(self) -> tuple[SentenceCheck, ...]:
         return tuple(s for s in self.sentences if not s.supported)
-
-
-@dataclass(frozen=True)
-class ArticleInfo:
-    """One row of `qa articles`."""
-
-    meta: ArticleMeta
-    n_chunks: int
-    content_hash: str
-
-
-@dataclass(frozen=True)
-class FileResult:
-    """What ingestion did with one file (or one record of a JSON file)."""
-
-    path: str
-    status: str  # "added" | "updated" | "unchanged" | "duplicate" | "failed" | "pruned"
-    article_id: str = ""
-    title: str = ""
-    reason: str = ""  # why it failed, or what it duplicates
-    n_chunks: int = 0
-
-
-@dataclass(frozen=True)
-class IngestReport:
-    """The per-file outcome of one ingest run."""
-
-    results: tuple[FileResult, ...]
-    seconds: float = 0.0
-    n_embedded: int = 0  # chunks embedded in this run (0 when nothing changed)
-
-    def count(self, status: str) -> int:
-        return sum(1 for r in self.results if r.status == status)
-
-    @property
-    def failed(self) -> tuple[FileResult, ...]:
-        return tuple(r for r in self.results if r.status == "failed")
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed
-
-    def summary(self) -> str:
-        parts = [
-            f"{self.count(s)} {s}"
-            for s in ("added", "updated", "unchanged", "duplicate", "pruned", "failed")
-        ]
-        return ", ".join(parts)

@@ -1,0 +1,95 @@
+"""The typed values the index layer produces: articles, chunks, ingest reports.
+
+Frozen dataclasses, so a stage's output cannot be changed behind its back. They live here, at
+the bottom, so `index/` never imports from `qa/`; `qa.types` re-exports them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ArticleMeta:
+    """What we know about an article besides its text."""
+
+    article_id: str  # stable: the url when there is one, else the absolute file path
+    title: str
+    source: str = ""  # the publication, when known
+    url: str = ""
+    date: str = ""  # as given (ISO when we could tell), "" when unknown
+    path: str = ""  # the file it came from
+
+
+@dataclass(frozen=True)
+class Article:
+    """A cleaned article: `text` is the stored text every citation span points into."""
+
+    meta: ArticleMeta
+    text: str
+    content_hash: str
+
+    @property
+    def article_id(self) -> str:
+        return self.meta.article_id
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A contiguous span of an article's stored text: `text == article.text[start:end]`."""
+
+    chunk_id: str
+    article_id: str
+    index: int
+    start: int
+    end: int
+    text: str
+    n_tokens: int
+
+
+@dataclass(frozen=True)
+class ArticleInfo:
+    """One row of `qa articles`."""
+
+    meta: ArticleMeta
+    n_chunks: int
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """What ingestion did with one file (or one record of a JSON file)."""
+
+    path: str
+    status: str  # "added" | "updated" | "unchanged" | "duplicate" | "failed" | "pruned"
+    article_id: str = ""
+    title: str = ""
+    reason: str = ""  # why it failed, or what it duplicates
+    n_chunks: int = 0
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """The per-file outcome of one ingest run."""
+
+    results: tuple[FileResult, ...]
+    seconds: float = 0.0
+    n_embedded: int = 0  # chunks embedded in this run (0 when nothing changed)
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def failed(self) -> tuple[FileResult, ...]:
+        return tuple(r for r in self.results if r.status == "failed")
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def summary(self) -> str:
+        parts = [
+            f"{self.count(s)} {s}"
+            for s in ("added", "updated", "unchanged", "duplicate", "pruned", "failed")
+        ]
+        return ", ".join(parts)
