@@ -499,7 +499,7 @@ def main(settings: Settings | None = None, *, host: str = "127.0.0.1", port: int
          ingest_paths: Sequence[str] = ()) -> int:
     """`qa ui`: open the store, optionally ingest, serve until interrupted."""
     from qa.api import Assistant
-    from qa.cli import print_report
+    from qa.cli import print_report, tell_wait
 
     settings = settings or Settings.from_env()
     auth = auth_from_env()
@@ -507,14 +507,16 @@ def main(settings: Settings | None = None, *, host: str = "127.0.0.1", port: int
     # mode can be switched in the browser.
     open_with = settings.replace(answer_mode="auto") if (
         settings.llm_configured and settings.answer_mode == "extractive") else settings
-    bot = Assistant.open(open_with)
-    if ingest_paths:
-        report = bot.ingest(list(ingest_paths))
-        print_report(report, out=sys.stderr)
-    default_mode = "extractive" if settings.answer_mode == "extractive" else None
-    app = build_app(bot, settings, default_mode=default_mode)
-    if host not in ("127.0.0.1", "localhost", "::1") and not auth:
-        log.warning("serving on %s without a login: set QA_UI_USER/QA_UI_PASSWORD", host)
-    print(f"Article QA on http://{host}:{port}  (Ctrl-C to stop)", file=sys.stderr)
-    launch(app, settings, host=host, port=port, auth=auth, quiet=True)
+    # serve=True: the store stays usable by other processes (`qa ingest` in a terminal) while
+    # the chat runs; they share it through the Chroma server this process starts on it.
+    with Assistant.open(open_with, serve=True, on_wait=tell_wait) as bot:
+        if ingest_paths:
+            report = bot.ingest(list(ingest_paths))
+            print_report(report, out=sys.stderr)
+        default_mode = "extractive" if settings.answer_mode == "extractive" else None
+        app = build_app(bot, settings, default_mode=default_mode)
+        if host not in ("127.0.0.1", "localhost", "::1") and not auth:
+            log.warning("serving on %s without a login: set QA_UI_USER/QA_UI_PASSWORD", host)
+        print(f"Article QA on http://{host}:{port}  (Ctrl-C to stop)", file=sys.stderr)
+        launch(app, settings, host=host, port=port, auth=auth, quiet=True)
     return 0

@@ -131,69 +131,69 @@ def run_eval(gold_path: str | Path, corpus_dir: str | Path | None, settings: Set
     settings = eval_settings(settings, out)
 
     t0 = time.perf_counter()
-    bot = Assistant.open(settings, embedder=embedder)
-    report = bot.ingest([corpus])
-    for r in report.failed:
-        log.warning("corpus file failed to load: %s: %s", r.path, r.reason)
-    if bot.store.count_chunks() == 0:
-        raise InputError(f"No article of {corpus} could be indexed ({report.summary()}); "
-                         "check the corpus folder")
-    bot.warm()
-    index_seconds = time.perf_counter() - t0
+    with Assistant.open(settings, embedder=embedder) as bot:
+        report = bot.ingest([corpus])
+        for r in report.failed:
+            log.warning("corpus file failed to load: %s: %s", r.path, r.reason)
+        if bot.store.count_chunks() == 0:
+            raise InputError(f"No article of {corpus} could be indexed ({report.summary()}); "
+                             "check the corpus folder")
+        bot.warm()
+        index_seconds = time.perf_counter() - t0
 
-    infos = bot.articles()
-    known = frozenset(n for i in infos for n in doc_names(i.meta))
-    texts: dict[str, str | None] = {}
+        infos = bot.articles()
+        known = frozenset(n for i in infos for n in doc_names(i.meta))
+        texts: dict[str, str | None] = {}
 
-    def article_text(article_id: str) -> str | None:
-        if article_id not in texts:
-            texts[article_id] = bot.store.article_text(article_id)
-        return texts[article_id]
+        def article_text(article_id: str) -> str | None:
+            if article_id not in texts:
+                texts[article_id] = bot.store.article_text(article_id)
+            return texts[article_id]
 
-    ctx = EvalContext(article_text=article_text, known_docs=known)
-    gold_warnings = check_evidence(cases, infos, ctx)
-    for w in gold_warnings:
-        log.warning("gold: %s", w)
-    t1 = time.perf_counter()
-    results: list[CaseResult] = []
-    for case in cases:
-        error = ""
-        try:
-            answer = bot.ask(case.question, list(case.history))
-        except QAError as e:  # one failing case must not end the run: record it
-            log.warning("case %s failed: %s", case.id, e)
-            error = str(e)
-            answer = Answer(question=case.question, text="", citations=(), refused=False,
-                            mode="error", warnings=(f"error: {e}",))
-        judged = judge(case, answer) if judge is not None and not error else None
-        results.append(CaseResult(case, answer, case_metrics(case, answer, ctx), error, judged))
-    ask_seconds = time.perf_counter() - t1
+        ctx = EvalContext(article_text=article_text, known_docs=known)
+        gold_warnings = check_evidence(cases, infos, ctx)
+        for w in gold_warnings:
+            log.warning("gold: %s", w)
+        t1 = time.perf_counter()
+        results: list[CaseResult] = []
+        for case in cases:
+            error = ""
+            try:
+                answer = bot.ask(case.question, list(case.history))
+            except QAError as e:  # one failing case must not end the run: record it
+                log.warning("case %s failed: %s", case.id, e)
+                error = str(e)
+                answer = Answer(question=case.question, text="", citations=(), refused=False,
+                                mode="error", warnings=(f"error: {e}",))
+            judged = judge(case, answer) if judge is not None and not error else None
+            results.append(CaseResult(case, answer, case_metrics(case, answer, ctx), error, judged))
+        ask_seconds = time.perf_counter() - t1
 
-    answers = [r.answer for r in results if not r.error]
-    judged_vals = [r.judged for r in results if r.judged is not None]
-    run = EvalRun(
-        cases=tuple(results),
-        summary=summarise(r.metrics for r in results),
-        latency=latency_summary(answers),
-        usage=usage_summary(answers),
-        settings=settings,
-        ingest=report,
-        gold_path=str(Path(gold_path).resolve()),
-        corpus_dir=str(corpus.resolve()),
-        out_dir=str(out.resolve()),
-        index_seconds=index_seconds,
-        ask_seconds=ask_seconds,
-        judged_mean=sum(judged_vals) / len(judged_vals) if judged_vals else None,
-        judge_model=_judge_label(judge),
-        gold_warnings=tuple(gold_warnings),
-    )
-    data = results_dict(run, ctx, n_articles=len(infos))
-    results_path = out / "results.json"
-    results_path.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
-    plot_paths = write_plots(data, out) if plots else []
-    report_path = write_report(data, out / "report.md", plot_paths)
-    log.info("eval: %d cases in %.1fs (index %.1fs); wrote %s", len(results), run.seconds,
-             index_seconds, results_path)
+        answers = [r.answer for r in results if not r.error]
+        judged_vals = [r.judged for r in results if r.judged is not None]
+        run = EvalRun(
+            cases=tuple(results),
+            summary=summarise(r.metrics for r in results),
+            latency=latency_summary(answers),
+            usage=usage_summary(answers),
+            settings=settings,
+            ingest=report,
+            gold_path=str(Path(gold_path).resolve()),
+            corpus_dir=str(corpus.resolve()),
+            out_dir=str(out.resolve()),
+            index_seconds=index_seconds,
+            ask_seconds=ask_seconds,
+            judged_mean=sum(judged_vals) / len(judged_vals) if judged_vals else None,
+            judge_model=_judge_label(judge),
+            gold_warnings=tuple(gold_warnings),
+        )
+        data = results_dict(run, ctx, n_articles=len(infos))
+        results_path = out / "results.json"
+        results_path.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+        plot_paths = write_plots(data, out) if plots else []
+        report_path = write_report(data, out / "report.md", plot_paths)
+        log.info("eval: %d cases in %.1fs (index %.1fs); wrote %s", len(results), run.seconds,
+                 index_seconds, results_path)
     return dataclasses.replace(run, results_path=str(results_path), report_path=str(report_path),
                                plots=tuple(str(p) for p in plot_paths), results=data)
 

@@ -157,20 +157,20 @@ def _ask_all(items: Sequence[RgbItem], corpus: Path, settings: Settings, embedde
     from qa.api import Assistant
 
     t0 = time.perf_counter()
-    bot = Assistant.open(settings, embedder=embedder)
-    report = bot.ingest([corpus])
-    for r in report.failed:  # e.g. a snippet that is only a headline: clean-up leaves nothing
-        log.warning("RGB snippet not indexed: %s: %s", r.path, r.reason)
-    if bot.store.count_chunks() == 0:
-        raise InputError(f"No snippet of the RGB corpus {corpus} could be indexed")
-    answers: list[Answer | None] = []
-    for it in items:
-        try:
-            answers.append(bot.ask(it.query))
-        except QAError as e:  # one question failing must not end the benchmark
-            log.warning("RGB question %s failed: %s", it.qid, e)
-            answers.append(None)
-    return answers, report.summary(), time.perf_counter() - t0, bot.store.count_chunks()
+    with Assistant.open(settings, embedder=embedder) as bot:
+        report = bot.ingest([corpus])
+        for r in report.failed:  # e.g. a snippet that is only a headline: clean-up leaves nothing
+            log.warning("RGB snippet not indexed: %s: %s", r.path, r.reason)
+        if bot.store.count_chunks() == 0:
+            raise InputError(f"No snippet of the RGB corpus {corpus} could be indexed")
+        answers: list[Answer | None] = []
+        for it in items:
+            try:
+                answers.append(bot.ask(it.query))
+            except QAError as e:  # one question failing must not end the benchmark
+                log.warning("RGB question %s failed: %s", it.qid, e)
+                answers.append(None)
+        return answers, report.summary(), time.perf_counter() - t0, bot.store.count_chunks()
 
 
 def _setting_store(settings: Settings, out: Path, name: str) -> Settings:

@@ -121,6 +121,7 @@ class Chunker:
                     end=end,
                     text=text[start:end],
                     n_tokens=self._ntok(text[start:end]),
+                    content_hash=article.content_hash,
                 )
             )
             if j >= len(pieces):

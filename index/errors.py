@@ -43,3 +43,21 @@ class LLMError(QAError):
         super().__init__(message)
         self.status = status
         self.cause = cause
+
+
+class StoreBusyError(StoreError):
+    """Another process has the embedded store open and does not share it."""
+
+    def __init__(self, folder: object, holder: str, waited: float) -> None:
+        super().__init__(
+            f"The store {folder} is in use by {holder}, which has it open and does not share "
+            f"it; waited {waited:.0f} s (QA_STORE_WAIT). Run this again when it has finished, "
+            "or wait longer with QA_STORE_WAIT=SECONDS. To use one store from several "
+            f"processes at once, keep `qa serve --store {folder}` (or `qa ui`) running: other "
+            "commands then share the store through it."
+        )
+        self.holder = holder
+
+
+class StoreDamagedError(StoreError):
+    """The store's files are damaged; the message says what is wrong and what to run."""

@@ -1,10 +1,13 @@
 """The Chroma store: one collection of chunk vectors, one of article records.
 
-- Embedded (`PersistentClient` on a folder) by default; a `chroma run` server through
-  `HttpClient` when `chroma_url` is set. Telemetry is off. Chroma never embeds anything itself:
-  every write passes our own vectors (its default embedding function would download a model).
-- An article record is written *after* its chunks, so a record means "complete"; chunks without a
-  record are leftovers of an interrupted ingest and are swept by the next one.
+- The client comes from `index.connect` (an embedded folder owned by one process at a time, or a
+  Chroma server). Chroma never embeds anything itself: every write passes our own vectors (its
+  default embedding function would download a model).
+- Replacing an article is atomic for readers: its new chunks go in under new ids (a chunk id
+  holds the text's hash), then its record switches to the new text, then the old chunks go. A
+  chunk is only served while its `content_hash` equals its article record's (`records_by_id`),
+  so whatever moment a reader looks, or a `kill -9` lands, every served chunk's span points into
+  the text its record holds. Chunks without a current record are swept by the next write.
 - The chunk collection remembers which embedding model built it; opening it with another model
   raises StoreMismatchError instead of returning silent garbage.
 - Every change bumps a `generation` stamp, which the BM25 index uses to stay in step.
@@ -13,16 +16,15 @@
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
 
 import numpy as np
 
-from index.errors import ConfigError, StoreError, StoreMismatchError
+from index.errors import QAError, StoreDamagedError, StoreError, StoreMismatchError
 from index.types import Article, ArticleInfo, ArticleMeta, Chunk
 
 log = logging.getLogger(__name__)
@@ -30,37 +32,6 @@ log = logging.getLogger(__name__)
 SCHEMA = 1
 _PAGE = 2000
 _PLACEHOLDER = [1.0]  # article records are looked up by id, never by vector
-
-
-def make_client(store_path: str, chroma_url: str = "") -> Any:
-    """A Chroma client for the folder `store_path`, or for the server at `chroma_url`."""
-    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    cs = ChromaSettings(anonymized_telemetry=False)
-    if chroma_url:
-        u = urlparse(chroma_url)
-        if not u.hostname:
-            raise ConfigError(f"chroma_url {chroma_url!r} has no host; use http://HOST:PORT")
-        try:
-            client = chromadb.HttpClient(
-                host=u.hostname, port=u.port or (443 if u.scheme == "https" else 8000),
-                ssl=u.scheme == "https", settings=cs,
-            )
-            client.heartbeat()
-        except Exception as e:
-            raise StoreError(
-                f"Cannot reach the Chroma server at {chroma_url} ({e}). Start it with "
-                "`chroma run --host 127.0.0.1 --port PORT --path DIR`, or unset QA_CHROMA_URL "
-                "to use the embedded store."
-            ) from e
-        return client
-    try:
-        os.makedirs(store_path, exist_ok=True)
-        return chromadb.PersistentClient(path=store_path, settings=cs)
-    except OSError as e:
-        raise StoreError(f"Cannot open the store folder {store_path}: {e}") from e
 
 
 @dataclass(frozen=True)
@@ -95,7 +66,7 @@ class ChunkStore:
         self.label = label or name
         self.embed_model = embed_model
         self.dim = dim
-        try:
+        with self._guard("opening its collections"):
             self.chunks = client.get_or_create_collection(
                 f"{name}_chunks",
                 configuration={"hnsw": {"space": "cosine"}},
@@ -105,8 +76,6 @@ class ChunkStore:
             self.records = client.get_or_create_collection(
                 f"{name}_articles", metadata={"generation": "new"}, embedding_function=None
             )
-        except Exception as e:
-            raise StoreError(f"Cannot open the Chroma collections {name}_*: {e}") from e
         md = self.chunks.metadata or {}
         if md.get("embed_model") != embed_model or int(md.get("dim", dim)) != dim:
             raise StoreMismatchError(
@@ -117,15 +86,27 @@ class ChunkStore:
                 "QA_COLLECTION) and ingest there."
             )
 
+    @contextmanager
+    def _guard(self, doing: str) -> Iterator[None]:
+        """Chroma's own exceptions become our errors, saying what failed and what to do."""
+        try:
+            yield
+        except QAError:
+            raise
+        except Exception as e:
+            raise store_failure(self.label, doing, e) from e
+
     # -- articles ---------------------------------------------------------------------------
     def generation(self) -> str:
         # Read afresh: another process (or another ChunkStore) may have changed the store, and a
         # collection object caches the metadata it was fetched with.
-        col = self.client.get_collection(f"{self.name}_articles")
+        with self._guard("reading its generation"):
+            col = self.client.get_collection(f"{self.name}_articles")
         return str((col.metadata or {}).get("generation", "new"))
 
     def _bump(self) -> None:
-        self.records.modify(metadata={"generation": uuid.uuid4().hex})
+        with self._guard("recording a change"):
+            self.records.modify(metadata={"generation": uuid.uuid4().hex})
 
     def stored_articles(self) -> dict[str, StoredArticle]:
         out: dict[str, StoredArticle] = {}
@@ -135,13 +116,23 @@ class ChunkStore:
         return out
 
     def article(self, article_id: str) -> StoredArticle | None:
-        r = self.records.get(ids=[article_id], include=["metadatas"])
+        with self._guard("reading an article record"):
+            r = self.records.get(ids=[article_id], include=["metadatas"])
         if not r["ids"]:
             return None
         return _record_to_stored(r["ids"][0], r["metadatas"][0] or {})
 
+    def records_by_id(self, article_ids: Sequence[str]) -> dict[str, StoredArticle]:
+        """The current records of these articles (absent ones are left out)."""
+        if not article_ids:
+            return {}
+        with self._guard("reading article records"):
+            r = self.records.get(ids=list(dict.fromkeys(article_ids)), include=["metadatas"])
+        return {i: _record_to_stored(i, md or {}) for i, md in zip(r["ids"], r["metadatas"])}
+
     def article_text(self, article_id: str) -> str | None:
-        r = self.records.get(ids=[article_id], include=["documents"])
+        with self._guard("reading an article's text"):
+            r = self.records.get(ids=[article_id], include=["documents"])
         return r["documents"][0] if r["ids"] else None
 
     def article_infos(self) -> list[ArticleInfo]:
@@ -150,10 +141,12 @@ class ChunkStore:
         return sorted(infos, key=lambda i: (i.meta.source, i.meta.title, i.meta.article_id))
 
     def count_articles(self) -> int:
-        return int(self.records.count())
+        with self._guard("counting articles"):
+            return int(self.records.count())
 
     def count_chunks(self) -> int:
-        return int(self.chunks.count())
+        with self._guard("counting passages"):
+            return int(self.chunks.count())
 
     # -- writes -----------------------------------------------------------------------------
     def put_article(self, article: Article, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
@@ -161,17 +154,16 @@ class ChunkStore:
         self.put_articles([(article, chunks, vectors)])
 
     def put_articles(self, items: Sequence[tuple[Article, Sequence[Chunk], np.ndarray]]) -> None:
-        """Replace several articles at once: old chunks out, all new chunks in, then the records.
+        """Add or replace several articles, atomically for readers (see the module docstring).
 
         One write per kind for the whole batch (Chroma's per-call overhead dominates small
-        articles). Records are still written after every chunk, so an interrupted batch leaves
-        only orphan chunks, which the next ingest sweeps."""
+        articles): new chunks (upserted: a re-run after a crash finds some already there), then
+        the records, then the chunks of the articles' earlier texts."""
         if not items:
             return
         for article, chunks, vectors in items:
             if len(chunks) != len(vectors):
                 raise ValueError(f"one vector per chunk ({article.article_id})")
-        self.chunks.delete(where={"article_id": {"$in": [a.article_id for a, _, _ in items]}})
         ids: list[str] = []
         docs: list[str] = []
         mds: list[dict[str, Any]] = []
@@ -191,38 +183,50 @@ class ChunkStore:
             if len(chunks):
                 vecs.append(np.asarray(vectors, dtype=np.float32))
         all_vecs = np.concatenate(vecs) if vecs else np.zeros((0, self.dim), np.float32)
-        for s in range(0, len(ids), _PAGE):
-            self.chunks.add(
-                ids=ids[s : s + _PAGE], embeddings=all_vecs[s : s + _PAGE],
-                documents=docs[s : s + _PAGE], metadatas=mds[s : s + _PAGE],
+        with self._guard("writing chunks"):
+            for s in range(0, len(ids), _PAGE):
+                self.chunks.upsert(
+                    ids=ids[s : s + _PAGE], embeddings=all_vecs[s : s + _PAGE],
+                    documents=docs[s : s + _PAGE], metadatas=mds[s : s + _PAGE],
+                )
+            self.records.upsert(
+                ids=[a.article_id for a, _, _ in items],
+                embeddings=[_PLACEHOLDER] * len(items),
+                documents=[a.text for a, _, _ in items],
+                metadatas=[_meta_to_record(a, len(c)) for a, c, _ in items],
             )
-        self.records.upsert(
-            ids=[a.article_id for a, _, _ in items],
-            embeddings=[_PLACEHOLDER] * len(items),
-            documents=[a.text for a, _, _ in items],
-            metadatas=[_meta_to_record(a, len(c)) for a, c, _ in items],
-        )
-        self._bump()
+            stale = [{"$and": [{"article_id": a.article_id},
+                               {"content_hash": {"$ne": a.content_hash}}]} for a, _, _ in items]
+            for s in range(0, len(stale), 100):
+                part = stale[s : s + 100]
+                self.chunks.delete(where=part[0] if len(part) == 1 else {"$or": part})
+            self._bump()
 
     def delete_article(self, article_id: str) -> bool:
         """Remove an article and its chunks; False when it was not stored."""
-        existed = bool(self.records.get(ids=[article_id], include=[])["ids"])
-        self.records.delete(ids=[article_id])  # record first: chunks alone are swept as orphans
-        self.chunks.delete(where={"article_id": article_id})
-        self._bump()
+        with self._guard("deleting an article"):
+            existed = bool(self.records.get(ids=[article_id], include=[])["ids"])
+            self.records.delete(ids=[article_id])  # record first: chunks alone are never served
+            self.chunks.delete(where={"article_id": article_id})
+            self._bump()
         return existed
 
     def sweep_orphans(self) -> int:
-        """Delete chunks whose article has no record (left by an interrupted ingest)."""
-        known = set(self.stored_articles())
+        """Delete chunks that no record vouches for: chunks of an article without a record, or of
+        an earlier (or never finished) text of it. Interrupted writes leave them."""
+        known = {aid: a.content_hash for aid, a in self.stored_articles().items()}
         orphans: list[str] = []
         for ids, mds, _ in self._pages(self.chunks, include=["metadatas"]):
-            orphans += [i for i, md in zip(ids, mds) if (md or {}).get("article_id") not in known]
-        for s in range(0, len(orphans), _PAGE):
-            self.chunks.delete(ids=orphans[s : s + _PAGE])
-        if orphans:
-            log.info("removed %d chunks left by an interrupted ingest", len(orphans))
-            self._bump()
+            for i, md in zip(ids, mds):
+                md = md or {}
+                if known.get(str(md.get("article_id"))) != md.get("content_hash"):
+                    orphans.append(i)
+        with self._guard("removing leftovers of an interrupted write"):
+            for s in range(0, len(orphans), _PAGE):
+                self.chunks.delete(ids=orphans[s : s + _PAGE])
+            if orphans:
+                log.info("removed %d chunks left by an interrupted write", len(orphans))
+                self._bump()
         return len(orphans)
 
     # -- reads ------------------------------------------------------------------------------
@@ -234,7 +238,8 @@ class ChunkStore:
     def chunks_by_id(self, ids: Sequence[str]) -> dict[str, Chunk]:
         if not ids:
             return {}
-        r = self.chunks.get(ids=list(dict.fromkeys(ids)), include=["metadatas", "documents"])
+        with self._guard("reading passages"):
+            r = self.chunks.get(ids=list(dict.fromkeys(ids)), include=["metadatas", "documents"])
         return {i: _chunk(i, d, md) for i, d, md in zip(r["ids"], r["documents"], r["metadatas"])}
 
     def query(self, vector: np.ndarray, n: int, where: dict[str, Any] | None = None
@@ -243,10 +248,11 @@ class ChunkStore:
         total = self.count_chunks()
         if total == 0:
             return []
-        r = self.chunks.query(
-            query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=min(n, total),
-            where=where or None, include=["metadatas", "documents", "distances"],
-        )
+        with self._guard("searching the vectors"):
+            r = self.chunks.query(
+                query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=min(n, total),
+                where=where or None, include=["metadatas", "documents", "distances"],
+            )
         return [
             (_chunk(i, d, md), 1.0 - float(dist))
             for i, d, md, dist in zip(
@@ -257,7 +263,8 @@ class ChunkStore:
     def _pages(self, col: Any, include: list[str]) -> Iterator[tuple[list[str], list[Any], list[Any]]]:
         offset = 0
         while True:
-            r = col.get(include=include, limit=_PAGE, offset=offset)
+            with self._guard("reading the store"):
+                r = col.get(include=include, limit=_PAGE, offset=offset)
             if not r["ids"]:
                 return
             n = len(r["ids"])
@@ -271,4 +278,28 @@ def _chunk(chunk_id: str, text: str, md: dict[str, Any]) -> Chunk:
     return Chunk(
         chunk_id=chunk_id, article_id=str(md["article_id"]), index=int(md["index"]),
         start=int(md["start"]), end=int(md["end"]), text=text, n_tokens=int(md["n_tokens"]),
+        content_hash=str(md.get("content_hash", "")),
     )
+
+
+_DAMAGE = ("error loading hnsw", "error getting embedding", "malformed", "hnsw segment",
+           "file is not a database", "no such table", "disk image")
+_UNREACHABLE = ("connect", "connection", "timed out", "broken pipe", "remote end closed")
+
+
+def store_failure(label: str, doing: str, e: Exception) -> StoreError:
+    """The StoreError for a Chroma exception: damage (with the command that repairs it), a lost
+    server, or anything else with its message."""
+    text = f"{type(e).__name__}: {e}"
+    low = text.lower()
+    if any(m in low for m in _DAMAGE):
+        return StoreDamagedError(
+            f"The store {label} is damaged: {doing} failed with {text}. `qa check` says what is "
+            "damaged; `qa repair` rebuilds it from the stored article texts."
+        )
+    if any(m in low for m in _UNREACHABLE):
+        return StoreError(
+            f"Lost the connection to the store {label} while {doing} ({text}). If a `qa ui` or "
+            "`qa serve` that shared the store has stopped, run the command again."
+        )
+    return StoreError(f"The store {label} failed while {doing}: {text}")

@@ -45,6 +45,7 @@ class Chunk:
     end: int
     text: str
     n_tokens: int
+    content_hash: str = ""  # of the article text the span points into
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,14 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from index.bm25 import cache_folder
 from index.chunk import Chunker
+from index.connect import Connection, WaitFn, connect
 from index.embed import Embedder, make_embedder
 from index.ingest import ingest as run_ingest
-from index.store import ChunkStore, make_client
+from index.store import ChunkStore
 from qa.errors import IndexEmptyError, InputError
 from qa.extractive import ExtractiveAnswerer, IdfTable
 from qa.followup import context_turns, retrieval_query
@@ -48,23 +49,53 @@ class Assistant:
             embedder, settings.refusal_threshold, settings.max_answer_sentences
         )
         self.llm = llm  # a qa.generate answerer, when answers are generative
+        self.connection: Connection | None = None  # set by `open`; `close` lets go of it
         self._idf: IdfTable | None = None
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, embedder: Embedder | None = None,
-             client: Any = None, llm: Any = None) -> Assistant:
-        """Open (or create) the store named by `settings`; heavy parts may be passed in."""
+             client: Any = None, llm: Any = None, serve: bool = False,
+             on_wait: WaitFn | None = None) -> Assistant:
+        """Open (or create) the store named by `settings`; heavy parts may be passed in.
+
+        An embedded store is opened by one process at a time (index/owner.py): when another
+        process has it open, this one shares it through that process's server (`qa serve`,
+        `qa ui`), or waits up to `settings.store_wait` seconds for it (`on_wait` is told whom
+        it waits for). `serve=True` shares this process's store with others. Close the
+        assistant (or use it in a `with` block) to let other processes have the store.
+        """
         settings = settings or Settings.from_env()
         embedder = embedder or make_embedder(settings.embed_backend, **_openai_embed_args(settings))
-        client = client or make_client(settings.store_path, settings.chroma_url)
-        store = ChunkStore(client, settings.collection, embedder.name, embedder.dim,
-                           label=settings.store_label)
+        conn = None
+        if client is None:
+            conn = connect(settings.store_path, settings.chroma_url, serve=serve,
+                           wait=settings.store_wait, on_wait=on_wait)
+            client = conn.client
+        try:
+            store = ChunkStore(client, settings.collection, embedder.name, embedder.dim,
+                               label=settings.store_label)
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            raise
         bot = cls(settings, embedder, store, llm)
+        bot.connection = conn
         if llm is None and settings.use_llm:
             # the verifier embeds through the extractive answerer's sentence cache: the sentences
             # scored to decide whether to ask the model are not embedded again to check its answer
             bot.llm = _make_llm(settings, bot.extractive.sentences)
         return bot
+
+    def close(self) -> None:
+        """Let go of the store, so another process can open it (idempotent)."""
+        if self.connection is not None:
+            self.connection.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def warm(self) -> None:
         """Load what the first question would otherwise wait for (sentence model, BM25)."""

@@ -55,10 +55,17 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return Settings.from_env(**overrides)
 
 
+def tell_wait(owner: Any) -> None:
+    print(f"waiting: the store is open in {owner.describe()}; continuing when it has finished "
+          "(up to QA_STORE_WAIT seconds; Ctrl-C to stop). To share a store between processes, "
+          "keep `qa serve` or `qa ui` running.", file=sys.stderr, flush=True)
+
+
 def _open(args: argparse.Namespace) -> Any:
+    """The Assistant for a command; use it in a `with` block so the store is let go."""
     from qa.api import Assistant
 
-    return Assistant.open(settings_from_args(args))
+    return Assistant.open(settings_from_args(args), on_wait=tell_wait)
 
 
 # -- output -----------------------------------------------------------------------------------
@@ -101,22 +108,22 @@ def print_report(report: IngestReport, out: Any = None) -> None:
 
 # -- commands ---------------------------------------------------------------------------------
 def cmd_ingest(args: argparse.Namespace) -> int:
-    bot = _open(args)
-    bar: Any = None
+    with _open(args) as bot:
+        bar: Any = None
 
-    def progress(done: int, total: int, path: str) -> None:
-        nonlocal bar
-        if bar is None:
-            from tqdm import tqdm
+        def progress(done: int, total: int, path: str) -> None:
+            nonlocal bar
+            if bar is None:
+                from tqdm import tqdm
 
-            bar = tqdm(total=total, unit="article", file=sys.stderr, disable=args.quiet)
-        bar.update(done - bar.n)
+                bar = tqdm(total=total, unit="article", file=sys.stderr, disable=args.quiet)
+            bar.update(done - bar.n)
 
-    report = bot.ingest(args.paths, prune=args.prune, progress=progress)
-    if bar is not None:
-        bar.close()
-    print_report(report)
-    return 0 if report.ok else 1
+        report = bot.ingest(args.paths, prune=args.prune, progress=progress)
+        if bar is not None:
+            bar.close()
+        print_report(report)
+        return 0 if report.ok else 1
 
 
 def _ask_one(bot: Any, question: str, history: Sequence[str], stream: bool) -> Answer:
@@ -136,59 +143,95 @@ def _ask_one(bot: Any, question: str, history: Sequence[str], stream: bool) -> A
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    bot = _open(args)
-    _ask_one(bot, " ".join(args.question), args.history or [], args.stream)
-    return 0
+    with _open(args) as bot:
+        _ask_one(bot, " ".join(args.question), args.history or [], args.stream)
+        return 0
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    bot = _open(args)
-    history: list[str] = []
-    print("Ask about the articles. Empty line or Ctrl-D to quit; /clear forgets the conversation.")
-    while True:
-        try:
-            q = input("\n> ").strip()
-        except (EOFError, KeyboardInterrupt):
-            print()
-            return 0
-        if not q:
-            return 0
-        if q == "/clear":
-            history = []
-            continue
-        try:
-            _ask_one(bot, q, history, stream=True)
-            history.append(q)
-        except QAError as e:
-            print(f"error: {e}", file=sys.stderr)
+    with _open(args) as bot:
+        history: list[str] = []
+        print("Ask about the articles. Empty line or Ctrl-D to quit; /clear forgets the conversation.")
+        while True:
+            try:
+                q = input("\n> ").strip()
+            except (EOFError, KeyboardInterrupt):
+                print()
+                return 0
+            if not q:
+                return 0
+            if q == "/clear":
+                history = []
+                continue
+            try:
+                _ask_one(bot, q, history, stream=True)
+                history.append(q)
+            except QAError as e:
+                print(f"error: {e}", file=sys.stderr)
 
 
 def cmd_articles(args: argparse.Namespace) -> int:
-    bot = _open(args)
-    infos = bot.articles()
-    if not infos:
-        print(f"No articles in {bot.settings.store_label}. Ingest some: qa ingest data/articles/")
+    with _open(args) as bot:
+        infos = bot.articles()
+        if not infos:
+            print(f"No articles in {bot.settings.store_label}. Ingest some: qa ingest data/articles/")
+            return 0
+        print(f"{'title':60}  {'source':18}  {'date':10}  chunks  id")
+        for i in infos:
+            m = i.meta
+            print(f"{m.title[:60]:60}  {m.source[:18]:18}  {m.date[:10]:10}  {i.n_chunks:6}  {m.article_id}")
+        print(f"{len(infos)} articles, {sum(i.n_chunks for i in infos)} chunks")
         return 0
-    print(f"{'title':60}  {'source':18}  {'date':10}  chunks  id")
-    for i in infos:
-        m = i.meta
-        print(f"{m.title[:60]:60}  {m.source[:18]:18}  {m.date[:10]:10}  {i.n_chunks:6}  {m.article_id}")
-    print(f"{len(infos)} articles, {sum(i.n_chunks for i in infos)} chunks")
-    return 0
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    bot = _open(args)
-    missing = [a for a in args.article_ids if not bot.delete_article(a)]
-    for a in missing:
-        print(f"not stored: {a} (see `qa articles` for ids)", file=sys.stderr)
-    return 1 if missing else 0
+    with _open(args) as bot:
+        missing = [a for a in args.article_ids if not bot.delete_article(a)]
+        for a in missing:
+            print(f"not stored: {a} (see `qa articles` for ids)", file=sys.stderr)
+        return 1 if missing else 0
 
 
 def cmd_eval(argv: list[str]) -> int:
     from eval.cli import main as eval_main
 
     return eval_main(argv)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Own the embedded store and serve it, so several processes can use it at once."""
+    import signal
+
+    from index.connect import connect
+
+    settings = settings_from_args(args)
+    if settings.chroma_url:
+        print(f"error: {settings.chroma_url} is a Chroma server already: every process can use "
+              "it; `qa serve` is for an embedded store folder (QA_STORE_PATH)", file=sys.stderr)
+        return 2
+    conn = connect(settings.store_path, serve=True, wait=settings.store_wait,
+                   on_wait=tell_wait)
+    try:
+        if conn.mode != "serving":
+            print(f"The store {conn.label} is already served at {conn.url}.")
+            return 0
+        print(f"Serving the store {conn.label} at {conn.url}: `qa` commands, `qa ui` and "
+              "Assistant.open on this machine share it through this process. Ctrl-C to stop.",
+              flush=True)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        while _serving(conn):
+            time.sleep(1.0)
+        print("error: the Chroma server stopped; see .qa-server.log in the store folder",
+              file=sys.stderr)
+        return 1
+    finally:
+        conn.close()
+
+
+def _serving(conn: Any) -> bool:
+    from index.server import heartbeat
+
+    return heartbeat(conn.url)
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -228,6 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("article_ids", nargs="+")
     add_settings_args(s)
     s.set_defaults(func=cmd_delete)
+
+    s = sub.add_parser("serve", help="share an embedded store with other processes (keep it "
+                       "running; `qa ui` does the same)")
+    add_settings_args(s)
+    s.set_defaults(func=cmd_serve)
 
     s = sub.add_parser("ui", help="the browser chat (Gradio)")
     s.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")

@@ -13,7 +13,7 @@ import numpy as np
 from index.bm25 import Bm25Index, load_or_build
 from index.embed import Embedder
 from index.store import ChunkStore
-from qa.types import ArticleMeta, Chunk, Passage
+from qa.types import Chunk, Passage
 
 RRF_K = 60  # the constant of Cormack et al.; damps the weight of the very top ranks
 
@@ -59,19 +59,10 @@ class HybridRetriever:
         self.candidates = candidates
         self._bm25: Bm25Index | None = None
         self._scoped_ids: dict[tuple[Scope, str], set[str]] = {}
-        self._articles: dict[str, ArticleMeta] = {}
-        self._articles_gen = ""
 
     def bm25(self) -> Bm25Index:
         self._bm25 = load_or_build(self.store, self.bm25_folder, self._bm25)
         return self._bm25
-
-    def article_meta(self, article_id: str) -> ArticleMeta:
-        gen = self.store.generation()
-        if gen != self._articles_gen or article_id not in self._articles:
-            self._articles = {k: v.meta for k, v in self.store.stored_articles().items()}
-            self._articles_gen = gen
-        return self._articles.get(article_id) or ArticleMeta(article_id=article_id, title=article_id)
 
     def _allowed(self, scope: Scope, bm25: Bm25Index) -> set[str] | None:
         if scope.where() is None:
@@ -113,10 +104,17 @@ class HybridRetriever:
             bm25_score[cid] = s
         missing = [cid for cid in fused if cid not in chunks]
         chunks.update(self.store.chunks_by_id(missing))
-        order = sorted((cid for cid in fused if cid in chunks), key=lambda c: -fused[c])[:top_k]
+        # Only chunks of their article's current text: a write under way (or cut short by a
+        # crash) leaves chunks of the old or the unfinished text, whose spans would not point
+        # into the text the record holds.
+        records = self.store.records_by_id([c.article_id for c in chunks.values()])
+        current = [cid for cid, c in chunks.items()
+                   if (r := records.get(c.article_id)) is not None
+                   and r.content_hash == c.content_hash]
+        order = sorted(current, key=lambda c: -fused[c])[:top_k]
         passages = [
             Passage(
-                chunk=chunks[cid], article=self.article_meta(chunks[cid].article_id),
+                chunk=chunks[cid], article=records[chunks[cid].article_id].meta,
                 score=fused[cid], dense_score=dense_score.get(cid), bm25_score=bm25_score.get(cid),
                 rank=i,
             )

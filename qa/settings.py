@@ -37,6 +37,7 @@ class Settings:
     store_path: str = field(default_factory=default_store_path)
     chroma_url: str = ""  # e.g. http://127.0.0.1:8000 -> a `chroma run` server instead of a folder
     collection: str = "articles"
+    store_wait: float = 600.0  # seconds to wait for another process that has the store open
     # embeddings
     embed_backend: str = "minilm-onnx"  # minilm-onnx | minilm-st | openai
     embed_model: str = ""  # only for embed_backend=openai, e.g. text-embedding-3-small
@@ -92,6 +93,7 @@ class Settings:
             f"support_threshold must be between 0 and 1, got {self.support_threshold}",
         )
         _check(self.max_answer_sentences >= 1, "max_answer_sentences must be at least 1")
+        _check(self.store_wait >= 0, f"store_wait must be >= 0 seconds, got {self.store_wait}")
         _check(self.llm_timeout > 0, f"llm_timeout must be > 0 seconds, got {self.llm_timeout}")
         _check(self.llm_max_retries >= 0, "llm_max_retries must be >= 0")
         _check(self.llm_answer_tokens >= 16, "llm_answer_tokens must be at least 16")

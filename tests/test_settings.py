@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from index.store import make_client
+from index.connect import connect
 from qa.cli import build_parser, settings_from_args
 from qa.errors import ConfigError, StoreError
 from qa.settings import Settings, default_store_path
@@ -132,12 +132,12 @@ def test_chroma_url_accepted_and_used_as_label() -> None:
 
 def test_chroma_url_without_host_or_server(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigError, match="no host"):
-        make_client("/unused", "http://")
+        connect("/unused", "http://")
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     with pytest.raises(StoreError, match=rf"Cannot reach the Chroma server at http://127.0.0.1:{port}"):
-        make_client("/unused", f"http://127.0.0.1:{port}")
+        connect("/unused", f"http://127.0.0.1:{port}")
 
 
 def test_llm_mode_needs_a_server() -> None:
