@@ -32,6 +32,7 @@ from urllib.parse import urlparse
 from index.errors import ConfigError, StoreBusyError, StoreError
 from index.owner import OwnerInfo, StoreLock, read_owner
 from index.server import StoreServer
+from index.store import store_failure
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,22 @@ def _chroma_settings() -> Any:
     from chromadb.config import Settings as ChromaSettings
 
     return ChromaSettings(anonymized_telemetry=False)
+
+
+def persistent_client(folder: Path) -> Any:
+    """Chroma's embedded client on `folder`. When Chroma cannot open it, the half-started
+    instance Chroma caches for the folder is dropped, so a later attempt (after a repair) in
+    this process starts afresh instead of reusing the broken one."""
+    import chromadb
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    try:
+        return chromadb.PersistentClient(path=str(folder), settings=_chroma_settings())
+    except Exception:
+        with SharedSystemClient._refcount_lock:
+            SharedSystemClient._identifier_to_system.pop(str(folder), None)
+            SharedSystemClient._identifier_to_refcount.pop(str(folder), None)
+        raise
 
 
 def http_client(url: str) -> Any:
@@ -123,22 +140,37 @@ def connect(store_path: str, chroma_url: str = "", *, serve: bool = False, wait:
             mode = "serving" if mine.server else "embedded"
             return Connection(mine.client, mode, str(folder), folder, mine.server.url
                               if mine.server else "")
+    got = wait_for_folder(folder, wait=wait, on_wait=on_wait)
+    if isinstance(got, str):
+        return Connection(http_client(got), "shared", str(folder), folder, got)
+    return _own(folder, got, serve)
+
+
+def wait_for_folder(folder: Path, *, wait: float, on_wait: WaitFn | None = None,
+                    exclusive: bool = False) -> StoreLock | str:
+    """The folder's lock (held), or the URL of the server its owner shares it through.
+
+    `exclusive=True` wants the lock itself (to repair the files): a serving owner is then an
+    immediate StoreBusyError, since it will not stop by itself.
+    """
     deadline = time.monotonic() + max(0.0, wait)
     told = False
     lock = StoreLock(folder)
     while True:
         owner = read_owner(folder)
         if owner is not None and owner.server_url and owner.host in ("", socket.gethostname()):
+            if exclusive:
+                raise StoreBusyError(folder, owner.describe() + f", serving it at "
+                                     f"{owner.server_url}; stop that process first", 0)
             try:
-                client = http_client(owner.server_url)
+                http_client(owner.server_url)
+                return owner.server_url
             except StoreError:
-                client = None  # the owner is starting or stopping its server: look again
-            if client is not None:
-                return Connection(client, "shared", str(folder), folder, owner.server_url)
+                pass  # the owner is starting or stopping its server: look again
             if time.monotonic() >= deadline:  # it advertises a server that does not answer
                 raise StoreBusyError(folder, owner.describe(), wait)
         elif lock.try_acquire():
-            return _own(folder, lock, serve)
+            return lock
         elif owner is not None:
             if not told:
                 if on_wait is not None:
@@ -153,8 +185,6 @@ def connect(store_path: str, chroma_url: str = "", *, serve: bool = False, wait:
 
 
 def _own(folder: Path, lock: StoreLock, serve: bool) -> Connection:
-    import chromadb
-
     server = None
     try:
         if serve:
@@ -163,14 +193,14 @@ def _own(folder: Path, lock: StoreLock, serve: bool) -> Connection:
             client = http_client(url)
             lock.advertise(url)
         else:
-            client = chromadb.PersistentClient(path=str(folder), settings=_chroma_settings())
+            client = persistent_client(folder)
     except Exception as e:
         if server is not None:
             server.stop()
         lock.release()
         if isinstance(e, StoreError):
             raise
-        raise StoreError(f"Cannot open the store {folder}: {e}") from e
+        raise store_failure(str(folder), "opening its database", e) from e
     with _owned_lock:
         _owned[folder] = _Owned(client, lock, server, users=1)
     if server is not None:

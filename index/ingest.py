@@ -4,7 +4,8 @@
   articles are skipped before any embedding is computed; a changed one has its chunks replaced.
 - The same text under two names is stored once (the second is reported as a duplicate).
 - Bad files fail at loading, before anything is written, so nothing stored is touched.
-- Interrupted runs leave chunks without an article record; the next run sweeps them first.
+- An interrupted run leaves a marker naming the articles it was writing; the next run finishes
+  them first (`ChunkStore.recover`).
 - Chunks of several articles are embedded together, in batches of similar length.
 """
 
@@ -65,7 +66,7 @@ def ingest(
 ) -> IngestReport:
     """Bring the store in line with the articles under `paths`; see the module docstring."""
     t0 = time.perf_counter()
-    store.sweep_orphans()
+    store.recover()  # what an interrupted write (a kill, a crash) left half done
     results: list[FileResult] = prune_missing(store, paths) if prune else []
     loaded, failures = load_paths(paths, max_file_bytes=max_file_bytes)
     results.extend(failures)

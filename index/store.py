@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from index.catalog import Catalog
 from index.errors import QAError, StoreDamagedError, StoreError, StoreMismatchError
 from index.types import Article, ArticleInfo, ArticleMeta, Chunk
 
@@ -49,7 +50,7 @@ def _meta_to_record(a: Article, n_chunks: int) -> dict[str, Any]:
     }
 
 
-def _record_to_stored(article_id: str, md: dict[str, Any]) -> StoredArticle:
+def stored_from_record(article_id: str, md: dict[str, Any]) -> StoredArticle:
     meta = ArticleMeta(
         article_id=article_id, title=str(md.get("title", "")), source=str(md.get("source", "")),
         url=str(md.get("url", "")), date=str(md.get("date", "")), path=str(md.get("path", "")),
@@ -60,19 +61,20 @@ def _record_to_stored(article_id: str, md: dict[str, Any]) -> StoredArticle:
 class ChunkStore:
     """Chunks with their vectors, and the articles they came from, in two Chroma collections."""
 
-    def __init__(self, client: Any, name: str, embed_model: str, dim: int, label: str = "") -> None:
+    def __init__(self, client: Any, name: str, embed_model: str, dim: int, label: str = "",
+                 catalog: Catalog | None = None) -> None:
         self.client = client
+        self.catalog = catalog  # the second copy (index/catalog.py); writes keep both in step
         self.name = name
         self.label = label or name
         self.embed_model = embed_model
         self.dim = dim
         with self._guard("opening its collections"):
-            self.chunks = client.get_or_create_collection(
-                f"{name}_chunks",
-                configuration={"hnsw": {"space": "cosine"}},
-                metadata={"embed_model": embed_model, "dim": dim, "schema": SCHEMA},
-                embedding_function=None,
-            )
+            names = self._collection_names()
+            if f"{name}_chunks" not in names and f"{name}_chunks_rebuild" in names:
+                # a repair was cut short after the old collection went: finish it
+                client.get_collection(f"{name}_chunks_rebuild").modify(name=f"{name}_chunks")
+            self.chunks = self._create_chunks(f"{name}_chunks")
             self.records = client.get_or_create_collection(
                 f"{name}_articles", metadata={"generation": "new"}, embedding_function=None
             )
@@ -112,7 +114,7 @@ class ChunkStore:
         out: dict[str, StoredArticle] = {}
         for ids, mds, _ in self._pages(self.records, include=["metadatas"]):
             for i, md in zip(ids, mds):
-                out[i] = _record_to_stored(i, md or {})
+                out[i] = stored_from_record(i, md or {})
         return out
 
     def article(self, article_id: str) -> StoredArticle | None:
@@ -120,7 +122,7 @@ class ChunkStore:
             r = self.records.get(ids=[article_id], include=["metadatas"])
         if not r["ids"]:
             return None
-        return _record_to_stored(r["ids"][0], r["metadatas"][0] or {})
+        return stored_from_record(r["ids"][0], r["metadatas"][0] or {})
 
     def records_by_id(self, article_ids: Sequence[str]) -> dict[str, StoredArticle]:
         """The current records of these articles (absent ones are left out)."""
@@ -128,7 +130,7 @@ class ChunkStore:
             return {}
         with self._guard("reading article records"):
             r = self.records.get(ids=list(dict.fromkeys(article_ids)), include=["metadatas"])
-        return {i: _record_to_stored(i, md or {}) for i, md in zip(r["ids"], r["metadatas"])}
+        return {i: stored_from_record(i, md or {}) for i, md in zip(r["ids"], r["metadatas"])}
 
     def article_text(self, article_id: str) -> str | None:
         with self._guard("reading an article's text"):
@@ -158,7 +160,8 @@ class ChunkStore:
 
         One write per kind for the whole batch (Chroma's per-call overhead dominates small
         articles): new chunks (upserted: a re-run after a crash finds some already there), then
-        the records, then the chunks of the articles' earlier texts."""
+        the records, then the catalog, then the chunks of the articles' earlier texts. A marker
+        in the catalog names the articles until all of it is done (see `recover`)."""
         if not items:
             return
         for article, chunks, vectors in items:
@@ -169,47 +172,140 @@ class ChunkStore:
         mds: list[dict[str, Any]] = []
         vecs: list[np.ndarray] = []
         for article, chunks, vectors in items:
-            m = article.meta
             ids += [c.chunk_id for c in chunks]
             docs += [c.text for c in chunks]
-            mds += [
-                {
-                    "article_id": c.article_id, "index": c.index, "start": c.start, "end": c.end,
-                    "n_tokens": c.n_tokens, "title": m.title, "source": m.source,
-                    "content_hash": article.content_hash,
-                }
-                for c in chunks
-            ]
+            mds += [self.chunk_metadata(c, article.meta, article.content_hash) for c in chunks]
             if len(chunks):
                 vecs.append(np.asarray(vectors, dtype=np.float32))
         all_vecs = np.concatenate(vecs) if vecs else np.zeros((0, self.dim), np.float32)
+        token = self.catalog.begin_write([a.article_id for a, _, _ in items]) if self.catalog else ""
         with self._guard("writing chunks"):
             for s in range(0, len(ids), _PAGE):
                 self.chunks.upsert(
                     ids=ids[s : s + _PAGE], embeddings=all_vecs[s : s + _PAGE],
                     documents=docs[s : s + _PAGE], metadatas=mds[s : s + _PAGE],
                 )
-            self.records.upsert(
-                ids=[a.article_id for a, _, _ in items],
-                embeddings=[_PLACEHOLDER] * len(items),
-                documents=[a.text for a, _, _ in items],
-                metadatas=[_meta_to_record(a, len(c)) for a, c, _ in items],
-            )
+            self.put_records([(a, len(c)) for a, c, _ in items])
+            if self.catalog is not None:
+                self.catalog.put([(a, c) for a, c, _ in items])
             stale = [{"$and": [{"article_id": a.article_id},
                                {"content_hash": {"$ne": a.content_hash}}]} for a, _, _ in items]
             for s in range(0, len(stale), 100):
                 part = stale[s : s + 100]
                 self.chunks.delete(where=part[0] if len(part) == 1 else {"$or": part})
             self._bump()
+        if token and self.catalog is not None:
+            self.catalog.end_write(token)
+
+    def put_records(self, items: Sequence[tuple[Article, int]]) -> None:
+        """Upsert article records: (article, its number of chunks)."""
+        with self._guard("writing article records"):
+            self.records.upsert(
+                ids=[a.article_id for a, _ in items],
+                embeddings=[_PLACEHOLDER] * len(items),
+                documents=[a.text for a, _ in items],
+                metadatas=[_meta_to_record(a, n) for a, n in items],
+            )
+
+    @staticmethod
+    def chunk_metadata(c: Chunk, meta: ArticleMeta, content_hash: str = "") -> dict[str, Any]:
+        """What Chroma stores beside a chunk's vector (filters read `source`, `article_id`)."""
+        return {
+            "article_id": c.article_id, "index": c.index, "start": c.start, "end": c.end,
+            "n_tokens": c.n_tokens, "title": meta.title, "source": meta.source,
+            "content_hash": content_hash or c.content_hash,
+        }
+
+    def new_chunk_collection(self) -> Any:
+        """An empty collection to rebuild the chunks into (`swap_in_chunk_collection` after)."""
+        name = f"{self.name}_chunks_rebuild"
+        with self._guard("creating a collection"):
+            if name in self._collection_names():
+                self.client.delete_collection(name)
+            return self._create_chunks(name)
+
+    def swap_in_chunk_collection(self, fresh: Any) -> None:
+        """Replace the chunk collection by `fresh` (the old one is deleted, `fresh` renamed). A
+        crash in between is finished when the store is next opened."""
+        with self._guard("swapping in the rebuilt vector index"):
+            if f"{self.name}_chunks" in self._collection_names():
+                self.client.delete_collection(f"{self.name}_chunks")
+            fresh.modify(name=f"{self.name}_chunks")
+            self.chunks = self.client.get_collection(f"{self.name}_chunks")
+        self._bump()
+
+    def _create_chunks(self, name: str) -> Any:
+        return self.client.get_or_create_collection(
+            name, configuration={"hnsw": {"space": "cosine"}},
+            metadata={"embed_model": self.embed_model, "dim": self.dim, "schema": SCHEMA},
+            embedding_function=None,
+        )
+
+    def _collection_names(self) -> set[str]:
+        return {getattr(c, "name", c) for c in self.client.list_collections()}
 
     def delete_article(self, article_id: str) -> bool:
         """Remove an article and its chunks; False when it was not stored."""
+        token = self.catalog.begin_write([article_id]) if self.catalog else ""
         with self._guard("deleting an article"):
             existed = bool(self.records.get(ids=[article_id], include=[])["ids"])
             self.records.delete(ids=[article_id])  # record first: chunks alone are never served
+            if self.catalog is not None:
+                self.catalog.delete([article_id])
             self.chunks.delete(where={"article_id": article_id})
             self._bump()
+        if token and self.catalog is not None:
+            self.catalog.end_write(token)
         return existed
+
+    def recover(self) -> int:
+        """Finish what interrupted writes (a kill, a crash) left half done; the number of
+        articles looked at. Chroma's record is the truth readers saw: the catalog takes its
+        version of each article the writes touched, and chunks no record vouches for go."""
+        if self.catalog is None:
+            return self.sweep_orphans()
+        markers = self.catalog.interrupted_writes()
+        ids = sorted({a for touched in markers.values() for a in touched})
+        if ids:
+            log.info("finishing %d interrupted write(s) of %d article(s)", len(markers), len(ids))
+            self.reconcile(ids)
+            self._bump()
+        self.catalog.forget_writes(list(markers))
+        return len(ids)
+
+    def reconcile(self, article_ids: Sequence[str]) -> None:
+        """Make the catalog and the chunks of these articles agree with their Chroma records."""
+        for s in range(0, len(article_ids), 100):
+            part = list(article_ids[s : s + 100])
+            with self._guard("reading article records"):
+                r = self.records.get(ids=part, include=["metadatas", "documents"])
+            found = {i: (md or {}, doc) for i, md, doc in zip(r["ids"], r["metadatas"],
+                                                              r["documents"])}
+            gone = [a for a in part if a not in found]
+            with self._guard("removing leftovers of an interrupted write"):
+                if gone:
+                    self.chunks.delete(where={"article_id": {"$in": gone}})
+                for aid, (md, _) in found.items():
+                    self.chunks.delete(where={"$and": [
+                        {"article_id": aid}, {"content_hash": {"$ne": md.get("content_hash", "")}}]})
+            if self.catalog is None:
+                continue
+            self.catalog.delete(gone)
+            items = []
+            for aid, (md, text) in found.items():
+                stored = stored_from_record(aid, md)
+                article = Article(stored.meta, text or "", stored.content_hash)
+                items.append((article, self.chunks_of(aid, stored.content_hash)))
+            self.catalog.put(items)
+
+    def chunks_of(self, article_id: str, content_hash: str) -> list[Chunk]:
+        """The chunks of one article's text, in order."""
+        with self._guard("reading passages"):
+            r = self.chunks.get(where={"$and": [{"article_id": article_id},
+                                                {"content_hash": content_hash}]},
+                                include=["metadatas", "documents"])
+        chunks = [chunk_from_row(i, d, md) for i, d, md in zip(r["ids"], r["documents"], r["metadatas"])]
+        return sorted(chunks, key=lambda c: c.index)
 
     def sweep_orphans(self) -> int:
         """Delete chunks that no record vouches for: chunks of an article without a record, or of
@@ -240,7 +336,7 @@ class ChunkStore:
             return {}
         with self._guard("reading passages"):
             r = self.chunks.get(ids=list(dict.fromkeys(ids)), include=["metadatas", "documents"])
-        return {i: _chunk(i, d, md) for i, d, md in zip(r["ids"], r["documents"], r["metadatas"])}
+        return {i: chunk_from_row(i, d, md) for i, d, md in zip(r["ids"], r["documents"], r["metadatas"])}
 
     def query(self, vector: np.ndarray, n: int, where: dict[str, Any] | None = None
               ) -> list[tuple[Chunk, float]]:
@@ -254,7 +350,7 @@ class ChunkStore:
                 where=where or None, include=["metadatas", "documents", "distances"],
             )
         return [
-            (_chunk(i, d, md), 1.0 - float(dist))
+            (chunk_from_row(i, d, md), 1.0 - float(dist))
             for i, d, md, dist in zip(
                 r["ids"][0], r["documents"][0], r["metadatas"][0], r["distances"][0]
             )
@@ -274,7 +370,7 @@ class ChunkStore:
             offset += n
 
 
-def _chunk(chunk_id: str, text: str, md: dict[str, Any]) -> Chunk:
+def chunk_from_row(chunk_id: str, text: str, md: dict[str, Any]) -> Chunk:
     return Chunk(
         chunk_id=chunk_id, article_id=str(md["article_id"]), index=int(md["index"]),
         start=int(md["start"]), end=int(md["end"]), text=text, n_tokens=int(md["n_tokens"]),

@@ -17,12 +17,15 @@ from pathlib import Path
 from typing import Any, Self
 
 from index.bm25 import cache_folder
+from index.catalog import Catalog, catalog_path
 from index.chunk import Chunker
 from index.connect import Connection, WaitFn, connect
 from index.embed import Embedder, make_embedder
+from index.health import Health, full_check, quick_check
 from index.ingest import ingest as run_ingest
+from index.repair import RepairReport
 from index.store import ChunkStore
-from qa.errors import IndexEmptyError, InputError
+from qa.errors import IndexEmptyError, InputError, StoreDamagedError
 from qa.extractive import ExtractiveAnswerer, IdfTable
 from qa.followup import context_turns, retrieval_query
 from qa.retrieve import HybridRetriever, Scope
@@ -50,12 +53,13 @@ class Assistant:
         )
         self.llm = llm  # a qa.generate answerer, when answers are generative
         self.connection: Connection | None = None  # set by `open`; `close` lets go of it
+        self.health: Health | None = None  # what the check at `open` found
         self._idf: IdfTable | None = None
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, embedder: Embedder | None = None,
              client: Any = None, llm: Any = None, serve: bool = False,
-             on_wait: WaitFn | None = None) -> Assistant:
+             on_wait: WaitFn | None = None, check: bool = True) -> Assistant:
         """Open (or create) the store named by `settings`; heavy parts may be passed in.
 
         An embedded store is opened by one process at a time (index/owner.py): when another
@@ -63,6 +67,10 @@ class Assistant:
         `qa ui`), or waits up to `settings.store_wait` seconds for it (`on_wait` is told whom
         it waits for). `serve=True` shares this process's store with others. Close the
         assistant (or use it in a `with` block) to let other processes have the store.
+
+        The store is checked on the way in (index/health.py: counts, a sample of vectors):
+        a damaged store is a StoreDamagedError saying what is wrong and to run `qa repair`,
+        never a traceback or a silently empty answer. `check=False` skips it (`qa check`).
         """
         settings = settings or Settings.from_env()
         embedder = embedder or make_embedder(settings.embed_backend, **_openai_embed_args(settings))
@@ -71,15 +79,24 @@ class Assistant:
             conn = connect(settings.store_path, settings.chroma_url, serve=serve,
                            wait=settings.store_wait, on_wait=on_wait)
             client = conn.client
+        catalog = None
         try:
+            catalog = Catalog(catalog_path(settings.store_path, settings.chroma_url,
+                                           settings.collection))
             store = ChunkStore(client, settings.collection, embedder.name, embedder.dim,
-                               label=settings.store_label)
+                               label=settings.store_label, catalog=catalog)
+            health = quick_check(store) if check else None
+            if health is not None and not health.ok:
+                raise StoreDamagedError(health.message(settings.store_label))
         except BaseException:
+            if catalog is not None:
+                catalog.close()
             if conn is not None:
                 conn.close()
             raise
         bot = cls(settings, embedder, store, llm)
         bot.connection = conn
+        bot.health = health
         if llm is None and settings.use_llm:
             # the verifier embeds through the extractive answerer's sentence cache: the sentences
             # scored to decide whether to ask the model are not embedded again to check its answer
@@ -88,6 +105,8 @@ class Assistant:
 
     def close(self) -> None:
         """Let go of the store, so another process can open it (idempotent)."""
+        if self.store.catalog is not None:
+            self.store.catalog.close()
         if self.connection is not None:
             self.connection.close()
 
@@ -115,6 +134,10 @@ class Assistant:
             paths, self.store, self.embedder, self.chunker, prune=prune,
             max_file_bytes=self.settings.max_file_bytes, progress=progress,
         )
+
+    def check(self) -> Health:
+        """The full check of the store (every vector, chunk, span; `qa check`)."""
+        return full_check(self.store)
 
     def articles(self) -> list[ArticleInfo]:
         return self.store.article_infos()
@@ -213,3 +236,21 @@ def _make_llm(settings: Settings, embedder: Embedder) -> Any:
         log.warning("generative answers are not available; answering extractively")
         return None
     return GenerativeAnswerer.from_settings(settings, embedder)
+
+
+def repair(settings: Settings | None = None, *, embedder: Embedder | None = None,
+           on_wait: WaitFn | None = None, say: Callable[[str], None] | None = None
+           ) -> RepairReport:
+    """Repair the store named by `settings` (index/repair.py); no other process may have it open.
+
+        >>> report = repair(Settings(store_path="/tmp/qa-store"))      # doctest: +SKIP
+        >>> report.actions, report.lost, report.health.ok               # doctest: +SKIP
+    """
+    from index.repair import repair as run_repair
+
+    settings = settings or Settings.from_env()
+    embedder = embedder or make_embedder(settings.embed_backend, **_openai_embed_args(settings))
+    return run_repair(settings.store_path, settings.collection, embedder,
+                      Chunker(settings.chunk_tokens, settings.chunk_overlap),
+                      chroma_url=settings.chroma_url, wait=settings.store_wait, on_wait=on_wait,
+                      say=say)

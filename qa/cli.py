@@ -192,6 +192,45 @@ def cmd_delete(args: argparse.Namespace) -> int:
         return 1 if missing else 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    """The full check: every vector readable, every article's passages present, spans valid."""
+    from qa.api import Assistant
+
+    with Assistant.open(settings_from_args(args), on_wait=tell_wait, check=False) as bot:
+        health = bot.check()
+        label = bot.settings.store_label
+    c = health.counts
+    print(f"{label}: {c.get('articles', 0)} articles, {c.get('chunks', 0)} passages")
+    for d in health.damage:
+        print(f"  damaged: {d}")
+    for n in health.notes:
+        print(f"  note: {n}")
+    if health.ok:
+        print("ok: every passage has its vector and its article's text at its span")
+        return 0
+    print(f"Run `qa repair --store {label}` to rebuild what is damaged.")
+    return 1
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    """Rebuild what can be rebuilt (index/repair.py) and say what could not."""
+    from qa.api import repair
+
+    settings = settings_from_args(args)
+    print(f"Repairing {settings.store_label}…", flush=True)
+    report = repair(settings, on_wait=tell_wait, say=lambda m: print(f"  {m}", flush=True))
+    if not report.actions:
+        print("  nothing needed repair")
+    for item in report.lost:
+        print(f"  lost: {item}")
+    for d in report.health.damage:
+        print(f"  still damaged: {d}")
+    c = report.health.counts
+    state = "ok" if report.ok else "NOT fully repaired"
+    print(f"{state}: {c.get('articles', 0)} articles, {c.get('chunks', 0)} passages")
+    return 0 if report.ok else 1
+
+
 def cmd_eval(argv: list[str]) -> int:
     from eval.cli import main as eval_main
 
@@ -271,6 +310,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("article_ids", nargs="+")
     add_settings_args(s)
     s.set_defaults(func=cmd_delete)
+
+    s = sub.add_parser("check", help="check the store: every vector, passage and span")
+    add_settings_args(s)
+    s.set_defaults(func=cmd_check)
+
+    s = sub.add_parser("repair", help="rebuild a damaged store from its stored texts")
+    add_settings_args(s)
+    s.set_defaults(func=cmd_repair)
 
     s = sub.add_parser("serve", help="share an embedded store with other processes (keep it "
                        "running; `qa ui` does the same)")

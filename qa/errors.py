@@ -9,6 +9,8 @@ from index.errors import (  # noqa: F401 - the public names of qa's errors
     InputError,
     LLMError,
     QAError,
+    StoreBusyError,
+    StoreDamagedError,
     StoreError,
     StoreMismatchError,
 )

@@ -1,0 +1,236 @@
+"""The catalog: a second, independent copy of what the store holds, in one SQLite file.
+
+Chroma holds the vectors and is what answering reads. The catalog holds every article (metadata
+and stored text) and every chunk (span and text) again, outside Chroma's files, so that:
+- damage to Chroma is seen: a vector index that lost chunks, a database that was emptied or
+  replaced, is told apart from "nothing was ever ingested";
+- damage is repaired: Chroma can be rebuilt from the catalog (re-embedding what was lost), and
+  the catalog from Chroma;
+- an interrupted write is known: every write leaves a marker row until it is complete, so the
+  next writer reconciles the two copies instead of trusting them.
+
+It lives beside an embedded store (`<store>/catalog-<collection>.sqlite3`), or for a Chroma server
+in the user's cache folder. SQLite (WAL mode) lets several processes read and write it at once.
+
+    >>> cat = Catalog(Path("/tmp/store/catalog-articles.sqlite3"))   # doctest: +SKIP
+    >>> cat.count_articles(), cat.count_chunks()                     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from index.errors import StoreDamagedError
+from index.types import Article, ArticleMeta, Chunk
+
+SCHEMA = 1
+_DDL = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+  article_id TEXT PRIMARY KEY, title TEXT NOT NULL, source TEXT NOT NULL, url TEXT NOT NULL,
+  date TEXT NOT NULL, path TEXT NOT NULL, content_hash TEXT NOT NULL, n_chunks INTEGER NOT NULL,
+  text TEXT NOT NULL, updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+  chunk_id TEXT PRIMARY KEY, article_id TEXT NOT NULL, idx INTEGER NOT NULL,
+  start INTEGER NOT NULL, end INTEGER NOT NULL, n_tokens INTEGER NOT NULL,
+  content_hash TEXT NOT NULL, text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks (article_id);
+CREATE TABLE IF NOT EXISTS writes (
+  token TEXT PRIMARY KEY, pid INTEGER NOT NULL, pstart TEXT NOT NULL, host TEXT NOT NULL,
+  started REAL NOT NULL, article_ids TEXT NOT NULL
+);
+"""
+
+
+def catalog_path(store_path: str, chroma_url: str, collection: str) -> Path:
+    """Where the catalog of this store lives."""
+    if chroma_url:
+        key = hashlib.sha1(f"{chroma_url}|{collection}".encode()).hexdigest()[:16]
+        return Path.home() / ".cache" / "article-qa" / "catalog" / f"{key}.sqlite3"
+    return Path(store_path).expanduser() / f"catalog-{collection}.sqlite3"
+
+
+@dataclass(frozen=True)
+class CatalogArticle:
+    meta: ArticleMeta
+    content_hash: str
+    n_chunks: int
+
+
+class Catalog:
+    """The catalog file; safe to share between threads (one connection, serialised)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False,
+                                       isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_DDL)
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
+        except sqlite3.DatabaseError as e:
+            raise StoreDamagedError(
+                f"The catalog {path} is damaged ({e}). `qa repair` rebuilds it from the vector "
+                "store (or move the file away: it is rebuilt on the next open)."
+            ) from e
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _rows(self, sql: str, args: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        with self._lock:
+            return list(self._db.execute(sql, tuple(args)).fetchall())
+
+    # -- meta -------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str:
+        rows = self._rows("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else ""
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # -- writes -----------------------------------------------------------------------------
+    def put(self, items: Sequence[tuple[Article, Sequence[Chunk]]]) -> None:
+        """Add or replace these articles and their chunks, in one transaction."""
+        now = time.time()
+        with self._tx() as db:
+            for article, chunks in items:
+                m = article.meta
+                db.execute("DELETE FROM chunks WHERE article_id = ?", (m.article_id,))
+                db.execute(
+                    "INSERT OR REPLACE INTO articles VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (m.article_id, m.title, m.source, m.url, m.date, m.path,
+                     article.content_hash, len(chunks), article.text, now),
+                )
+                db.executemany(
+                    "INSERT OR REPLACE INTO chunks VALUES (?,?,?,?,?,?,?,?)",
+                    [(c.chunk_id, c.article_id, c.index, c.start, c.end, c.n_tokens,
+                      article.content_hash, c.text) for c in chunks],
+                )
+
+    def delete(self, article_ids: Sequence[str]) -> None:
+        with self._tx() as db:
+            for aid in article_ids:
+                db.execute("DELETE FROM chunks WHERE article_id = ?", (aid,))
+                db.execute("DELETE FROM articles WHERE article_id = ?", (aid,))
+
+    def clear(self) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM chunks")
+            db.execute("DELETE FROM articles")
+
+    # -- write markers ----------------------------------------------------------------------
+    def begin_write(self, article_ids: Sequence[str]) -> str:
+        """Mark a write of these articles as under way; `end_write(token)` once both copies
+        hold it. A marker left behind names the articles to reconcile."""
+        token = uuid.uuid4().hex
+        with self._tx() as db:
+            db.execute("INSERT INTO writes VALUES (?, ?, ?, ?, ?, ?)",
+                       (token, os.getpid(), _process_start(os.getpid()), socket.gethostname(),
+                        time.time(), json.dumps(list(article_ids))))
+        return token
+
+    def end_write(self, token: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM writes WHERE token = ?", (token,))
+
+    def writes_under_way(self) -> int:
+        """Writes whose process still runs (on this machine, or anywhere else)."""
+        return len(self._markers()) - len(self.interrupted_writes())
+
+    def interrupted_writes(self) -> dict[str, list[str]]:
+        """token -> article ids, of writes whose process is gone (killed, crashed)."""
+        host = socket.gethostname()
+        return {token: ids for token, pid, pstart, whost, ids in self._markers()
+                if whost == host and _process_start(pid) != pstart}
+
+    def _markers(self) -> list[tuple[str, int, str, str, list[str]]]:
+        rows = self._rows("SELECT token, pid, pstart, host, article_ids FROM writes")
+        return [(str(t), int(str(p)), str(ps), str(h), [str(a) for a in json.loads(str(ids))])
+                for t, p, ps, h, ids in rows]
+
+    def forget_writes(self, tokens: Sequence[str]) -> None:
+        with self._tx() as db:
+            db.executemany("DELETE FROM writes WHERE token = ?", [(t,) for t in tokens])
+
+    # -- reads ------------------------------------------------------------------------------
+    def count_articles(self) -> int:
+        return int(str(self._rows("SELECT COUNT(*) FROM articles")[0][0]))
+
+    def count_chunks(self) -> int:
+        return int(str(self._rows("SELECT COUNT(*) FROM chunks")[0][0]))
+
+    def hashes(self) -> dict[str, str]:
+        """article id -> content hash, of every article."""
+        return {str(a): str(h) for a, h in self._rows("SELECT article_id, content_hash FROM articles")}
+
+    def article(self, article_id: str) -> tuple[CatalogArticle, str] | None:
+        """(record, stored text) of one article."""
+        rows = self._rows("SELECT article_id, title, source, url, date, path, content_hash, "
+                          "n_chunks, text FROM articles WHERE article_id = ?", (article_id,))
+        if not rows:
+            return None
+        aid, title, source, url, date, path, h, n, text = (str(x) for x in rows[0])
+        meta = ArticleMeta(article_id=aid, title=title, source=source, url=url, date=date,
+                           path=path)
+        return CatalogArticle(meta, h, int(n)), text
+
+    def articles(self) -> list[CatalogArticle]:
+        rows = self._rows("SELECT article_id, title, source, url, date, path, content_hash, "
+                          "n_chunks FROM articles ORDER BY article_id")
+        return [CatalogArticle(ArticleMeta(article_id=str(a), title=str(t), source=str(s),
+                                           url=str(u), date=str(d), path=str(p)), str(h),
+                               int(str(n)))
+                for a, t, s, u, d, p, h, n in rows]
+
+    def chunks_of(self, article_id: str) -> list[Chunk]:
+        rows = self._rows("SELECT chunk_id, article_id, idx, start, end, n_tokens, content_hash, "
+                          "text FROM chunks WHERE article_id = ? ORDER BY idx", (article_id,))
+        return [Chunk(chunk_id=str(c), article_id=str(a), index=int(str(i)), start=int(str(s)),
+                      end=int(str(e)), text=str(t), n_tokens=int(str(n)), content_hash=str(h))
+                for c, a, i, s, e, n, h, t in rows]
+
+
+def _process_start(pid: int) -> str:
+    """When process `pid` started (clock ticks since boot, from /proc), "" when it is gone: a
+    PID reused by a later process is not mistaken for the writer that died."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return ""
+        except PermissionError:
+            pass
+        return "?"  # alive, start time unknown (no /proc)
+    return stat.rsplit(")", 1)[1].split()[19]
