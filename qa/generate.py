@@ -218,7 +218,8 @@ class GenerativeAnswerer:
         except LLMError as e:
             if not s.fallback_to_extractive:
                 raise
-            log.warning("LLM failed, answering extractively: %s", e)
+            # said once, in Answer.warnings (the doors show it): not again in the log
+            log.info("LLM failed, answering extractively: %s", e)
             yield from self._fallback(ex, passages, base, streamed, [*warnings, str(e)],
                                       timings, t0)
             return

@@ -18,6 +18,9 @@ its place, e.g. the scripted fake models of the tests.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -79,7 +82,7 @@ class OpenAIChat:
             api_key=settings.openai_api_key or "not-needed",
             base_url=settings.openai_base_url or None,
             timeout=settings.llm_timeout,
-            max_retries=settings.llm_max_retries,
+            max_retries=0,  # retried by OpenAIChat itself, within QA_LLM_TIMEOUT
         )
         return cls(client, settings.llm_model, temperature=settings.llm_temperature,
                    answer_tokens=settings.llm_answer_tokens,
@@ -88,13 +91,18 @@ class OpenAIChat:
 
     def stream(self, messages: Messages, max_tokens: int | None = None
                ) -> Iterator[str | Completion]:
-        """Yield the reply's text pieces as they arrive, then its `Completion`."""
-        stream = self._open(list(messages), max_tokens or self.answer_tokens)
+        """Yield the reply's text pieces as they arrive, then its `Completion`.
+
+        `timeout` bounds the whole request, retries and a slow stream included: the stream is
+        read by a helper thread and waited for only until the deadline (a server that hangs
+        mid-stream cannot hold the answer longer, whatever its socket does)."""
+        deadline = time.monotonic() + self.timeout
+        stream = self._open(list(messages), max_tokens or self.answer_tokens, deadline)
         pieces: list[str] = []
         usage: Any = None
         finish = ""
         try:
-            for chunk in stream:
+            for chunk in _until(stream, deadline):
                 if getattr(chunk, "usage", None):
                     usage = chunk.usage
                 for choice in chunk.choices or ():
@@ -106,6 +114,13 @@ class OpenAIChat:
                         yield text
                     if choice.finish_reason:
                         finish = choice.finish_reason
+        except _Deadline:
+            raise LLMError(
+                f"The model server at {self.base_url} did not finish within the "
+                f"{self.timeout:g}s timeout (QA_LLM_TIMEOUT, retries included; "
+                f"{len(''.join(pieces))} characters received): raise QA_LLM_TIMEOUT, or check "
+                "that the server is not overloaded.", cause="timeout",
+            ) from None
         except openai.OpenAIError as e:
             raise self.error(e, received=len("".join(pieces))) from e
         finally:
@@ -130,21 +145,39 @@ class OpenAIChat:
         """The whole reply at once (for short calls such as condensing a question)."""
         return collect(self.stream(messages, max_tokens))
 
-    def _open(self, messages: list[dict[str, str]], max_tokens: int) -> Any:
+    def _open(self, messages: list[dict[str, str]], max_tokens: int, deadline: float) -> Any:
+        """Start the streamed request, retrying what may pass (a refused connection, a timeout,
+        429, 5xx) up to `max_retries` times, all within the deadline."""
         kwargs: dict[str, Any] = {"model": self.model, "messages": messages, "stream": True,
-                                      "temperature": self.temperature, "max_tokens": max_tokens}
+                                  "temperature": self.temperature, "max_tokens": max_tokens}
         if self._ask_usage:
             kwargs["stream_options"] = {"include_usage": True}
-        try:
-            return self.client.chat.completions.create(**kwargs)
-        except openai.BadRequestError as e:
-            if self._ask_usage and "stream_options" in str(e):
-                log.info("%s rejects stream_options; counting tokens with tiktoken", self.base_url)
-                self._ask_usage = False
-                return self._open(messages, max_tokens)
-            raise self.error(e) from e
-        except openai.OpenAIError as e:
-            raise self.error(e) from e
+        attempt = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise map_error(openai.APITimeoutError(request=None), model=self.model,  # type: ignore[arg-type]
+                                base_url=self.base_url, timeout=self.timeout, retries=attempt)
+            try:
+                return self.client.chat.completions.create(**kwargs, timeout=remaining)
+            except openai.BadRequestError as e:
+                if self._ask_usage and "stream_options" in str(e):
+                    log.info("%s rejects stream_options; counting tokens with tiktoken",
+                             self.base_url)
+                    self._ask_usage = False
+                    kwargs.pop("stream_options", None)
+                    continue
+                raise self.error(e) from e
+            except openai.OpenAIError as e:
+                pause = min(RETRY_PAUSE * 2**attempt, 4.0)
+                if (attempt >= self.max_retries or not _retriable(e)
+                        or time.monotonic() + pause >= deadline):
+                    raise map_error(e, model=self.model, base_url=self.base_url,
+                                    timeout=self.timeout, retries=attempt) from e
+                log.info("model request failed (%s); retry %d in %.1fs", type(e).__name__,
+                         attempt + 1, pause)
+                time.sleep(pause)
+                attempt += 1
 
     def _tokens(self) -> TokenBudget:
         if self._counter is None:
@@ -220,6 +253,48 @@ def map_error(e: Exception, *, model: str, base_url: str, timeout: float, retrie
             status=status, cause="request",
         )
     return LLMError(f"{Where} failed ({detail}).", cause="unknown")
+
+
+RETRY_PAUSE = 0.5  # seconds before the first retry, doubled after each
+
+
+class _Deadline(Exception):
+    """The request's deadline passed while waiting for the stream."""
+
+
+def _until(stream: Any, deadline: float) -> Iterator[Any]:
+    """The stream's chunks, read by a helper thread, waited for until `deadline` at most."""
+    q: queue.Queue[tuple[str, Any]] = queue.Queue()
+
+    def pump() -> None:
+        try:
+            for chunk in stream:
+                q.put(("chunk", chunk))
+            q.put(("end", None))
+        except BaseException as e:  # noqa: BLE001 - handed to the reading thread
+            q.put(("error", e))
+
+    threading.Thread(target=pump, name="llm-stream", daemon=True).start()
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise _Deadline
+        try:
+            kind, value = q.get(timeout=remaining)
+        except queue.Empty:
+            raise _Deadline from None
+        if kind == "end":
+            return
+        if kind == "error":
+            raise value
+        yield value
+
+
+def _retriable(e: Exception) -> bool:
+    if isinstance(e, openai.APIConnectionError | openai.RateLimitError):  # timeouts too
+        return True
+    status = getattr(e, "status_code", None)
+    return status is not None and (status >= 500 or status == 429)
 
 
 def collect(items: Iterator[str | Completion]) -> Completion:
