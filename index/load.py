@@ -12,6 +12,7 @@ beside file NAME overrides its title/source/url/date.
 from __future__ import annotations
 
 import codecs
+import errno
 import hashlib
 import json
 import logging
@@ -42,6 +43,8 @@ FIELDS: dict[str, tuple[str, ...]] = {  # JSON record fields; the first non-blan
     "source": ("source", "publication", "site", "publisher"),
 }
 EMPTY = "empty: no text after clean-up"
+PROSE_MIN_WORDS = 12  # a web page with less extracted text than this holds no article
+PROSE_LINE_WORDS = 8  # ... nor one whose every line is shorter (a menu, a list of links)
 KINDS = ", ".join(SUPPORTED)
 
 
@@ -76,14 +79,30 @@ def load_paths(
         if path.is_dir() and not files:
             failed.append(_failed(str(given), "folder has no supported files (" + KINDS + ")"))
         for file in files:
-            key = file.resolve()
+            try:
+                key = file.resolve()
+            except (RuntimeError, OSError) as e:  # a symlink loop, an unreadable path
+                failed.append(_failed(str(file), _path_problem(e)))
+                continue
             if key in seen:
                 continue
             seen.add(key)
-            ok, bad = load_file(file, max_file_bytes)
+            try:
+                ok, bad = load_file(file, max_file_bytes)
+            except Exception as e:
+                log.exception("loading %s failed", file)
+                ok, bad = [], [_failed(str(file), f"could not be loaded ({type(e).__name__}: "
+                                                  f"{e}); please report this file")]
             loaded.extend(ok)
             failed.extend(bad)
     return loaded, failed
+
+
+def _path_problem(e: BaseException) -> str:
+    if isinstance(e, RuntimeError) or getattr(e, "errno", None) == errno.ELOOP:
+        return "a symbolic link that loops back on itself; fix or remove the link"
+    why = getattr(e, "strerror", None) or str(e)
+    return f"cannot be read: {why}; check the path and its permissions"
 
 
 def load_file(path: Path, max_file_bytes: int) -> tuple[list[LoadedArticle], list[FileResult]]:
@@ -128,6 +147,9 @@ def _read(path: Path, max_file_bytes: int) -> str:
         raise _Failure(f"unsupported file type {ext or '(no extension)'}; supported: {KINDS}")
     try:
         if not path.is_file():
+            if path.is_symlink() and not path.exists():
+                raise _Failure("a broken link: what it points to does not exist; fix or "
+                               "remove the link")
             raise _Failure("not a regular file; give a file or a folder")
         size = path.stat().st_size
         if size > max_file_bytes:
@@ -135,8 +157,10 @@ def _read(path: Path, max_file_bytes: int) -> str:
                            "(QA_MAX_FILE_BYTES); split the file or raise the limit")
         data = path.read_bytes()
     except FileNotFoundError:
-        raise _Failure("no such file or folder; check the path") from None
+        raise _Failure("no such file or folder (a broken link?); check the path") from None
     except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise _Failure(_path_problem(e)) from None
         raise _Failure(f"cannot read the file: {e.strerror}; check its permissions") from None
     text = _decode(data)
     if not text.strip():
@@ -211,12 +235,20 @@ def _from_html(html: str) -> tuple[str, dict[str, str]]:
         doc = trafilatura.extract_metadata(html)
     except Exception as e:  # noqa: BLE001 - one page the parser chokes on must not stop the rest
         raise _Failure(f"could not parse the HTML ({type(e).__name__}: {e})") from None
-    if not body or not body.strip():
-        raise _Failure("no article text found in the HTML; save the article page itself, "
-                       "or paste its text into a .txt file")
+    if not body or not _has_prose(body):
+        raise _Failure("no article text found in the HTML (only navigation, links or short "
+                       "labels); save the article page itself, or paste its text into a .txt "
+                       "file")
     pairs = {"title": "title", "date": "date", "source": "sitename", "url": "url"}
     found = {key: getattr(doc, attr, None) for key, attr in pairs.items()}
     return clean_text(body), {k: v.strip() for k, v in found.items() if isinstance(v, str)}
+
+
+def _has_prose(text: str) -> bool:
+    """Whether extracted page text holds prose: a menu or a list of links is short lines only."""
+    lines = [ln.split() for ln in text.splitlines() if ln.strip()]
+    return sum(map(len, lines)) >= PROSE_MIN_WORDS and any(
+        len(ln) >= PROSE_LINE_WORDS for ln in lines)
 
 
 def _load_records(

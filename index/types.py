@@ -62,7 +62,8 @@ class FileResult:
     """What ingestion did with one file (or one record of a JSON file)."""
 
     path: str
-    status: str  # "added" | "updated" | "unchanged" | "duplicate" | "failed" | "pruned"
+    # "added" | "updated" | "unchanged" | "duplicate" | "conflict" | "failed" | "pruned"
+    status: str
     article_id: str = ""
     title: str = ""
     reason: str = ""  # why it failed, or what it duplicates
@@ -86,11 +87,14 @@ class IngestReport:
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        """No file failed and none conflicted with another (both need the user's attention)."""
+        return not self.failed and not self.count("conflict")
 
     def summary(self) -> str:
         parts = [
             f"{self.count(s)} {s}"
             for s in ("added", "updated", "unchanged", "duplicate", "pruned", "failed")
         ]
+        if self.count("conflict"):
+            parts.insert(4, f"{self.count('conflict')} conflict")
         return ", ".join(parts)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 from index.load import SUPPORTED, LoadedArticle, load_file, load_paths
 from qa.types import FileResult
@@ -298,3 +299,51 @@ def test_hash_stable_and_ids(tmp_path: Path) -> None:
     assert ha == hashlib.sha256(BODY.encode("utf-8")).hexdigest()
     assert load_paths([a])[0][0].article.content_hash == ha  # stable across runs
     assert [la.article.article_id for la in loaded] == [str(p.resolve()) for p in (a, b, c)]
+
+
+# -- one bad path never ends a run (issue: a symlink loop aborted the whole folder) ------------
+def test_symlink_loops_and_broken_links_fail_alone(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    good = write(folder / "good.txt", "Good title\n" + BODY)
+    (folder / "self.txt").symlink_to("self.txt")  # a link to itself
+    (folder / "b.txt").symlink_to("c.txt")
+    (folder / "c.txt").symlink_to("b.txt")  # two links pointing at each other
+    (folder / "gone.txt").symlink_to("nowhere.txt")  # a dangling link
+    (folder / "sub").mkdir()
+    (folder / "sub" / "up").symlink_to("..")  # a folder link back up (not followed)
+    loaded, failed = load_paths([folder])
+    assert [la.path for la in loaded] == [str(good)]
+    reasons = {Path(r.path).name: r.reason for r in failed}
+    assert set(reasons) == {"self.txt", "b.txt", "c.txt", "gone.txt"}
+    for name in ("self.txt", "b.txt", "c.txt"):
+        assert "loops back on itself" in reasons[name]
+    assert "broken link" in reasons["gone.txt"]
+
+
+def test_a_page_with_only_navigation_is_no_article(tmp_path: Path) -> None:
+    nav = write(tmp_path / "nav.html", "<html><head><title>Site</title></head><body><nav><ul>"
+                + "".join(f"<li><a href='/{w}'>{w.title()}</a></li>"
+                          for w in ("home", "news", "sport", "weather", "about us", "contact"))
+                + "</ul></nav><footer>Site Ltd</footer></body></html>")
+    reason = failure(load_paths([nav]), str(nav))
+    assert "no article text found" in reason and ".txt" in reason
+    assert one([write(tmp_path / "ok.html", HTML)]).article.meta.title == "Judge denies motion"
+
+
+def test_a_loader_crash_on_one_file_fails_that_file_only(tmp_path: Path,
+                                                          monkeypatch: Any) -> None:
+    import index.load
+
+    real = index.load._load_document
+
+    def explode(path: Path, *a: Any) -> Any:
+        if path.name == "bad.txt":
+            raise ValueError("parser bug")
+        return real(path, *a)
+
+    monkeypatch.setattr(index.load, "_load_document", explode)
+    bad = write(tmp_path / "bad.txt", "Title\n" + BODY)
+    write(tmp_path / "good.txt", "Other title\n" + BODY + " More.")
+    loaded, failed = load_paths([tmp_path])
+    assert [Path(la.path).name for la in loaded] == ["good.txt"]
+    assert failure((loaded, failed), str(bad)).startswith("could not be loaded (ValueError: parser")
