@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import logging
 import re
+from array import array
+
+import numpy as np
 
 log = logging.getLogger(__name__)
 _I = re.IGNORECASE
@@ -113,28 +116,40 @@ def _drop_repeats(lines: list[str]) -> list[str]:
     """Drop a line of 8+ words whose words already appeared, in order, within an earlier line.
 
     Catches exact repeats and pull quotes (a sentence of an earlier paragraph repeated as its own
-    line). Earlier lines are indexed by 8-word shingles so a long text stays linear.
+    line). A line can only be inside an earlier one if its first 8-word shingle occurs there, so
+    each line is compared with the first line holding that shingle. The shingles are hashed into
+    one array (about 16 bytes a word), so a 15 MB text stays linear in time and small in memory
+    (a dict of shingle strings took 500 MB). Containment is transitive, so comparing with an
+    earlier line that was itself dropped is as good as comparing with the line it repeats.
     """
-    kept: list[str] = []
-    seen: list[str] = []  # padded keys of kept long lines
-    index: dict[str, list[int]] = {}
-    for line in lines:
-        key = _norm(line)
+    keys = [_norm(line) for line in lines]
+    hashes = array("q")
+    owners = array("q")
+    first: dict[int, int] = {}  # line -> the hash of its first shingle
+    for n, key in enumerate(keys):
         words = key.split()
         if len(words) < REPEAT_MIN_WORDS:
-            kept.append(line)
             continue
-        padded = f" {key} "
-        shingles = {" ".join(words[i : i + _SHINGLE]) for i in range(len(words) - _SHINGLE + 1)}
-        buckets = [index.get(sh, []) for sh in shingles]
-        # Contained in an earlier line only if every shingle was seen: check the rarest's lines.
-        if all(buckets) and any(padded in seen[i] for i in min(buckets, key=len)):
-            log.debug("dropped repeated line: %.60s", line)
-            continue
+        for i in range(len(words) - _SHINGLE + 1):
+            h = hash(" ".join(words[i : i + _SHINGLE]))
+            if i == 0:
+                first[n] = h
+            hashes.append(h)
+            owners.append(n)
+    if not first:
+        return lines
+    h_arr = np.frombuffer(hashes, dtype=np.int64)
+    o_arr = np.frombuffer(owners, dtype=np.int64)
+    uniq, at = np.unique(h_arr, return_index=True)  # at: first position, positions in line order
+    kept: list[str] = []
+    for n, line in enumerate(lines):
+        h = first.get(n)
+        if h is not None:
+            earlier = int(o_arr[at[int(np.searchsorted(uniq, h))]])
+            if earlier < n and f" {keys[n]} " in f" {keys[earlier]} ":
+                log.debug("dropped repeated line: %.60s", line)
+                continue
         kept.append(line)
-        seen.append(padded)
-        for sh in shingles:
-            index.setdefault(sh, []).append(len(seen) - 1)
     return kept
 
 
