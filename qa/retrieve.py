@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -52,17 +53,20 @@ class HybridRetriever:
     """`retrieve(query, top_k) -> passages`, best first, each with dense/BM25/fused scores."""
 
     def __init__(self, store: ChunkStore, embedder: Embedder, bm25_folder: Path,
-                 candidates: int = 30) -> None:
+                 candidates: int = 30, fusion: str = "rrf") -> None:
         self.store = store
         self.embedder = embedder
         self.bm25_folder = bm25_folder
         self.candidates = candidates
+        self.fusion = fusion
         self._bm25: Bm25Index | None = None
+        self._bm25_lock = threading.Lock()
         self._scoped_ids: dict[tuple[Scope, str], set[str]] = {}
 
     def bm25(self) -> Bm25Index:
-        self._bm25 = load_or_build(self.store, self.bm25_folder, self._bm25)
-        return self._bm25
+        with self._bm25_lock:  # one rebuild at a time, however many questions arrive
+            self._bm25 = load_or_build(self.store, self.bm25_folder, self._bm25)
+            return self._bm25
 
     def _allowed(self, scope: Scope, bm25: Bm25Index) -> set[str] | None:
         if scope.where() is None:
@@ -91,17 +95,10 @@ class HybridRetriever:
         lexical = bm25.top(query, n, allowed=self._allowed(scope, bm25))
         timings["bm25"] = time.perf_counter() - t
 
-        fused: dict[str, float] = {}
-        dense_score: dict[str, float] = {}
-        bm25_score: dict[str, float] = {}
-        chunks: dict[str, Chunk] = {}
-        for rank, (c, sim) in enumerate(dense, 1):
-            fused[c.chunk_id] = fused.get(c.chunk_id, 0.0) + 1.0 / (RRF_K + rank)
-            dense_score[c.chunk_id] = sim
-            chunks[c.chunk_id] = c
-        for rank, (cid, s) in enumerate(lexical, 1):
-            fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank)
-            bm25_score[cid] = s
+        dense_score = {c.chunk_id: sim for c, sim in dense}
+        bm25_score = dict(lexical)
+        chunks: dict[str, Chunk] = {c.chunk_id: c for c, _ in dense}
+        fused = fuse(dense_score, bm25_score, self.fusion)
         missing = [cid for cid in fused if cid not in chunks]
         chunks.update(self.store.chunks_by_id(missing))
         # Only chunks of their article's current text: a write under way (or cut short by a
@@ -111,7 +108,8 @@ class HybridRetriever:
         current = [cid for cid, c in chunks.items()
                    if (r := records.get(c.article_id)) is not None
                    and r.content_hash == c.content_hash]
-        order = sorted(current, key=lambda c: -fused[c])[:top_k]
+        order = keep_leaders(sorted(current, key=lambda c: -fused[c]), top_k,
+                             [_best(dense_score, current), _best(bm25_score, current)])
         passages = [
             Passage(
                 chunk=chunks[cid], article=records[chunks[cid].article_id].meta,
@@ -121,6 +119,47 @@ class HybridRetriever:
             for i, cid in enumerate(order, 1)
         ]
         return Retrieval(passages, qv, timings)
+
+
+def fuse(dense: dict[str, float], lexical: dict[str, float], how: str = "relative"
+         ) -> dict[str, float]:
+    """One score per candidate from the dense and lexical scores (each best first).
+
+    "relative": each list's scores min-max scaled to 0..1 over its candidates, then averaged (a
+    candidate one list lacks gets 0 there). A passage that is alone in naming a rare name the
+    question asks about tops the lexical list by a wide margin, and keeps that margin.
+    "rrf": reciprocal rank fusion (Cormack et al.), which sees only ranks: such a passage, first
+    lexically but not among the dense candidates, loses to passages both lists hold lower down.
+    """
+    out: dict[str, float] = {}
+    if how == "rrf":
+        for scores in (dense, lexical):
+            for rank, cid in enumerate(sorted(scores, key=lambda c: -scores[c]), 1):
+                out[cid] = out.get(cid, 0.0) + 1.0 / (RRF_K + rank)
+        return out
+    for scores in (dense, lexical):
+        if not scores:
+            continue
+        lo, hi = min(scores.values()), max(scores.values())
+        span = hi - lo
+        for cid, v in scores.items():
+            out[cid] = out.get(cid, 0.0) + 0.5 * ((v - lo) / span if span > 0 else 1.0)
+    return out
+
+
+def _best(scores: dict[str, float], allowed: list[str]) -> str | None:
+    ok = set(allowed)
+    ranked = [cid for cid in sorted(scores, key=lambda c: -scores[c]) if cid in ok]
+    return ranked[0] if ranked else None
+
+
+def keep_leaders(order: list[str], top_k: int, leaders: Sequence[str | None]) -> list[str]:
+    """The first `top_k` of `order`, with each retriever's own first choice kept in: a passage
+    alone in naming a rare name the question asks about is first lexically, and fusion must not
+    drop it for passages both retrievers hold further down (they give way from the bottom)."""
+    keep = list(dict.fromkeys(x for x in leaders if x is not None))[:top_k]
+    rest = [cid for cid in order if cid not in keep][: top_k - len(keep)]
+    return sorted([*keep, *rest], key=order.index)
 
 
 def merge_queries(parts: Sequence[str]) -> str:

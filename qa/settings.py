@@ -46,6 +46,7 @@ class Settings:
     chunk_overlap: int = 64
     # retrieval
     top_k: int = 5
+    fusion: str = "rrf"  # relative (score) | rrf (reciprocal rank): how dense + lexical combine
     # answering
     answer_mode: str = "auto"  # auto | extractive | llm
     refusal_threshold: float = DEFAULT_REFUSAL_THRESHOLD
@@ -76,6 +77,8 @@ class Settings:
             f"({self.chunk_tokens}); lower QA_CHUNK_OVERLAP or raise QA_CHUNK_TOKENS",
         )
         _check(1 <= self.top_k <= 100, f"top_k must be between 1 and 100, got {self.top_k}")
+        _check(self.fusion in ("relative", "rrf"),
+               f"fusion must be relative or rrf, got {self.fusion!r} (QA_FUSION)")
         _check(
             self.answer_mode in ("auto", "extractive", "llm"),
             f"answer_mode must be auto, extractive or llm, got {self.answer_mode!r}",

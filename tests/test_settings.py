@@ -113,7 +113,8 @@ def test_every_field_has_an_env_name_that_works() -> None:
         if f.name in skip:
             continue
         kind = f.type if isinstance(f.type, str) else f.type.__name__
-        value = "170" if f.name == "chunk_tokens" else samples[kind]  # must exceed the overlap
+        value = {"chunk_tokens": "170",  # must exceed the overlap
+                 "fusion": "relative"}.get(f.name, samples[kind])
         s = Settings.from_env(env={f"QA_{f.name.upper()}": value})
         assert str(getattr(s, f.name)).lower() == value, f.name
 
