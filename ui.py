@@ -17,7 +17,7 @@ import logging
 import shutil
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -114,6 +114,21 @@ def _stage_uploads(files: Sequence[str], settings: Settings
     return staged, rejected
 
 
+def _remove_gradio_uploads(files: Sequence[str]) -> None:
+    """Delete Gradio's temporary copies of uploaded files (never a file outside its folder)."""
+    from gradio.utils import get_upload_folder
+
+    root = Path(get_upload_folder()).resolve()
+    for f in files:
+        p = Path(f).resolve()
+        if root in p.parents:
+            p.unlink(missing_ok=True)
+            try:
+                p.parent.rmdir()  # Gradio keeps each upload in a folder of its own
+            except OSError:
+                pass
+
+
 def human_bytes(n: int) -> str:
     return f"{n / 1_000_000:.1f} MB" if n >= 1_000_000 else f"{n / 1000:.1f} kB"
 
@@ -139,21 +154,20 @@ class ChatController:
     def __init__(self, bot: Any, settings: Settings, default_mode: str | None = None) -> None:
         self.bot = bot
         self.settings = settings
-        self.lock = threading.Lock()  # ingest/delete never interleave with an answering step
+        # Writes (upload, delete) go one at a time; questions take no lock at all: they are
+        # answered while an upload is embedded, from the last consistent state of the store
+        # (an article switches to its new text atomically, index/store.py).
+        self.write_lock = threading.Lock()
         self.llm_ok = bool(settings.llm_configured and getattr(bot, "llm", None) is not None)
         self.default_mode = default_mode or (
             "llm" if self.llm_ok and settings.use_llm else "extractive")
         self.feedback_file = feedback_path(settings)
 
-    def _locked(self, fn: Callable[..., Any], *a: Any, **kw: Any) -> Any:
-        with self.lock:
-            return fn(*a, **kw)
-
     def article_text(self, article_id: str) -> str:
-        return self._locked(self.bot.article_text, article_id)
+        return str(self.bot.article_text(article_id))
 
     def infos(self) -> list[Any]:
-        return self._locked(self.bot.articles)
+        return list(self.bot.articles())
 
     def header_md(self) -> str:
         arts = self.infos()
@@ -180,11 +194,7 @@ class ChatController:
             it = iter(self.bot.stream(turn.question, list(turn.history), top_k=int(top_k),
                                       articles=list(arts or ()), sources=list(srcs or ()),
                                       mode=turn.requested_mode))
-            while True:
-                with self.lock:
-                    item = next(it, None)
-                if item is None:
-                    break
+            for item in it:
                 if isinstance(item, Answer):
                     turn = replace(turn, answer=item, partial="")
                 else:
@@ -272,10 +282,9 @@ class ChatController:
             raise gr.Error("mode='llm' needs a model server: start the UI with OPENAI_API_KEY "
                            "or OPENAI_BASE_URL set")
         try:
-            with self.lock:
-                ans = self.bot.ask(question, list(history or ()), top_k=top_k,
-                                   articles=list(articles or ()), sources=list(sources or ()),
-                                   mode=mode or self.default_mode)
+            ans = self.bot.ask(question, list(history or ()), top_k=top_k,
+                               articles=list(articles or ()), sources=list(sources or ()),
+                               mode=mode or self.default_mode)
         except QAError as e:
             raise gr.Error(str(e)) from e
         return answer_payload(ans)
@@ -303,16 +312,19 @@ class ChatController:
         if not files:
             return ("<p>Choose files first (" + ", ".join(UPLOAD_TYPES) + ").</p>", None,
                     *self.refresh_library(query))
-        staged, rejected = _stage_uploads(files, self.settings)
+        try:
+            staged, rejected = _stage_uploads(files, self.settings)
+        finally:
+            _remove_gradio_uploads(files)  # our copies are staged; Gradio's would pile up
         html_out = rejected_html(rejected)
         if staged:
             progress(0, desc="Reading and embedding…")
 
             def step(done: int, total: int, path: str) -> None:
-                progress((done, total), desc=f"Embedding {Path(path).name}", unit="articles")
+                progress((done, total), desc=f"Embedding {Path(path).name}", unit="passages")
 
             try:
-                with self.lock:
+                with self.write_lock:
                     report = self.bot.ingest([p for p, _ in staged], progress=step)
             except QAError as e:
                 _unstage_failures(staged, {})
@@ -334,7 +346,8 @@ class ChatController:
         if not article_id:
             return (gr.update(visible=False), "Pick an article to delete.",
                     *self.refresh_library(query))
-        ok = self._locked(self.bot.delete_article, article_id)
+        with self.write_lock:
+            ok = self.bot.delete_article(article_id)
         p = Path(article_id)
         if ok and p.parent == uploads_dir(self.settings) and p.exists():
             p.unlink()  # our own copy of an upload goes with it
@@ -484,7 +497,7 @@ def launch(app: gr.Blocks, settings: Settings, *, host: str = "127.0.0.1", port:
            auth: list[tuple[str, str]] | None = None, prevent_thread_lock: bool = False,
            quiet: bool = False) -> tuple[Any, str, str]:
     """Start the server (queue on, upload limit, our CSS/JS); returns Gradio's (app, url, _)."""
-    app.queue(default_concurrency_limit=4)
+    app.queue(default_concurrency_limit=8)  # questions do not wait for one another
     return app.launch(
         server_name=host, server_port=port, auth=auth,
         auth_message="Log in to Article QA" if auth else None,

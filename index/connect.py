@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from index.errors import ConfigError, StoreBusyError, StoreError
+from index.iolock import IoLock, NoLock, io_lock
 from index.owner import OwnerInfo, StoreLock, read_owner
 from index.server import StoreServer
 from index.store import store_failure
@@ -112,6 +113,11 @@ class Connection:
     folder: Path | None = None
     url: str = ""
     _closed: bool = field(default=False, repr=False)
+
+    @property
+    def io(self) -> IoLock | NoLock:
+        """The lock every Chroma call on this store takes (index/iolock.py)."""
+        return io_lock(self.folder)
 
     def close(self) -> None:
         """Let go of the store (the last connection of a folder releases its lock)."""

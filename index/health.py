@@ -61,9 +61,12 @@ def sync_catalog(store: ChunkStore) -> int:
         by_article.setdefault(str(md.get("article_id")), []).append((cid, text, md))
     n = 0
     for ids, _, _ in store._pages(store.records, include=[]):
-        r = store.records.get(ids=ids, include=["metadatas", "documents"])
+        with store.io.held():
+            r = store.records.get(ids=ids, include=["metadatas"])
+        texts = store.article_texts(r["ids"])
         items = []
-        for aid, md, text in zip(r["ids"], r["metadatas"], r["documents"]):
+        for aid, md in zip(r["ids"], r["metadatas"]):
+            text = texts.get(aid, "")
             stored = stored_from_record(aid, md or {})
             rows = [x for x in by_article.get(aid, []) if x[2].get("content_hash") ==
                     stored.content_hash]
@@ -113,15 +116,16 @@ def _sample_vectors(store: ChunkStore, n_chunks: int, sample: int) -> list[str]:
     offsets = sorted({int(i * n_chunks / k) for i in range(k)})
     try:
         ids: list[str] = []
-        for off in offsets:
-            ids += store.chunks.get(limit=1, offset=off, include=[])["ids"]
+        with store.io.held():
+            for off in offsets:
+                ids += store.chunks.get(limit=1, offset=off, include=[])["ids"]
     except Exception as e:  # noqa: BLE001 - any failure here is damage to report
         return [f"its passages cannot be listed ({_short(e)})"]
     unreadable = unreadable_vectors(store, ids)
     if unreadable:
         return [(f"{len(unreadable)} of {len(ids)} sampled passages have no readable vector (the "
                 "vector index lost them, e.g. when two processes wrote the store at once)")]
-    lost = _not_found_by_own_vector(store, ids[:: max(1, len(ids) // SELF_QUERIES)][:SELF_QUERIES])
+    lost = not_found_by_own_vector(store, ids[:: max(1, len(ids) // SELF_QUERIES)][:SELF_QUERIES])
     if lost:
         return [(f"the vector index cannot find {len(lost)} sampled passages by their own vector "
                 "(its index files lost entries)")]
@@ -130,6 +134,11 @@ def _sample_vectors(store: ChunkStore, n_chunks: int, sample: int) -> list[str]:
 
 def unreadable_vectors(store: ChunkStore, ids: Sequence[str]) -> list[str]:
     """The ids among `ids` whose vector Chroma cannot return."""
+    with store.io.held():
+        return _unreadable(store, ids)
+
+
+def _unreadable(store: ChunkStore, ids: Sequence[str]) -> list[str]:
     try:
         r = store.chunks.get(ids=list(ids), include=["embeddings"])
         if len(r["ids"]) == len(set(ids)):
@@ -146,16 +155,33 @@ def unreadable_vectors(store: ChunkStore, ids: Sequence[str]) -> list[str]:
     return bad
 
 
-def _not_found_by_own_vector(store: ChunkStore, ids: Sequence[str]) -> list[str]:
+def not_found_by_own_vector(store: ChunkStore, ids: Sequence[str]) -> list[str]:
+    """The ids among `ids` that the vector index cannot find by their own vector. Found: the id
+    itself, or a passage with the very same vector (articles share identical sentences), among
+    the nearest; a miss is asked again with a wider search before it counts (HNSW is
+    approximate)."""
     if not ids:
         return []
+    with store.io.held():
+        return _self_search(store, ids)
+
+
+def _self_search(store: ChunkStore, ids: Sequence[str]) -> list[str]:
     try:
         r = store.chunks.get(ids=list(ids), include=["embeddings"])
-        found = store.chunks.query(query_embeddings=np.asarray(r["embeddings"], np.float32),
-                                   n_results=min(5, store.count_chunks()), include=["distances"])
+        vectors = dict(zip(r["ids"], np.asarray(r["embeddings"], np.float32)))
+        missing = list(ids)
+        total = store.count_chunks()
+        for n in (5, 50):
+            if not missing:
+                break
+            found = store.chunks.query(query_embeddings=np.stack([vectors[i] for i in missing]),
+                                       n_results=min(n, total), include=["distances"])
+            missing = [i for i, hits, dist in zip(missing, found["ids"], found["distances"])
+                       if i not in hits and not (dist and dist[0] < 1e-4)]
     except Exception:  # noqa: BLE001
         return list(ids)
-    return [i for i, hits in zip(r["ids"], found["ids"]) if i not in hits]
+    return missing
 
 
 def full_check(store: ChunkStore) -> Health:
@@ -166,10 +192,12 @@ def full_check(store: ChunkStore) -> Health:
     affected: set[str] = set()
     try:
         records: dict[str, tuple[str, str, int]] = {}  # id -> (hash, text, n_chunks)
-        for ids, mds, docs in store._pages(store.records, include=["metadatas", "documents"]):
-            for i, md, doc in zip(ids, mds, docs):
+        for ids, mds, _ in store._pages(store.records, include=["metadatas"]):
+            texts = store.article_texts(ids)
+            for i, md in zip(ids, mds):
                 md = md or {}
-                records[i] = (str(md.get("content_hash", "")), doc or "", int(md.get("n_chunks", 0)))
+                records[i] = (str(md.get("content_hash", "")), texts.get(i, ""),
+                              int(md.get("n_chunks", 0)))
         chunk_ids: list[str] = []
         per_article: Counter[str] = Counter()
         bad_spans: set[str] = set()

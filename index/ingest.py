@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 
 EMBED_BATCH_CHUNKS = 256
 
-ProgressFn = Callable[[int, int, str], None]  # (done, total, current path)
+ProgressFn = Callable[[int, int, str], None]  # (passages done, passages in all, current path)
 
 
 @dataclass
@@ -74,10 +75,20 @@ def ingest(
     stored = store.stored_articles()
     by_hash = {a.content_hash: a for a in stored.values()}
     seen_hash: dict[str, str] = {}  # content hash -> path, within this run
+    seen_id: dict[str, str] = {}  # article id -> path, within this run
     todo: list[_Pending] = []
     for la in loaded:
         art = la.article
         old = stored.get(art.article_id)
+        if art.article_id in seen_id:
+            results.append(_result(la, "conflict", 0, reason=_same_id(art, seen_id[art.article_id],
+                                                                     "in this run")))
+            continue
+        seen_id[art.article_id] = la.path
+        if old is not None and _other_file(old.meta.path, art.meta.path):
+            results.append(_result(la, "conflict", 0, reason=_same_id(art, old.meta.path,
+                                                                     "already stored")))
+            continue
         if old is not None and old.content_hash == art.content_hash:
             results.append(_result(la, "unchanged", old.n_chunks))
             seen_hash[art.content_hash] = la.path
@@ -88,34 +99,77 @@ def ingest(
             results.append(_result(la, "duplicate", 0, reason=f"same text as {first}"))
             continue
         seen_hash[art.content_hash] = la.path
-        todo.append(_Pending(la, chunker.chunk(art), "updated" if old else "added"))
+        try:
+            chunks = chunker.chunk(art)
+        except Exception as e:  # one text the chunker chokes on fails alone
+            log.exception("chunking %s failed", la.path)
+            results.append(_result(la, "failed", 0, reason=f"could not be cut into passages "
+                                   f"({type(e).__name__}: {e}); please report this file"))
+            continue
+        todo.append(_Pending(la, chunks, "updated" if old else "added"))
 
-    n_embedded = 0
+    total = sum(len(p.chunks) for p in todo)
     done = 0
-    total = len(todo)
-    batch: list[_Pending] = []
-    if progress and total:
+    if progress and todo:
         progress(0, total, todo[0].loaded.path)  # the bar shows before the first batch embeds
-    for i, p in enumerate(todo):
-        batch.append(p)
-        size = sum(len(b.chunks) for b in batch)
-        if size >= EMBED_BATCH_CHUNKS or i == total - 1:
-            vectors = embedder.embed([c.text for b in batch for c in b.chunks])
-            n_embedded += len(vectors)
-            offset = 0
-            items = []
-            for b in batch:
-                n = len(b.chunks)
-                items.append((b.loaded.article, b.chunks, vectors[offset : offset + n]))
-                offset += n
-            store.put_articles(items)
-            for b in batch:
-                results.append(_result(b.loaded, b.status, len(b.chunks)))
-                done += 1
-                if progress:
-                    progress(done, total, b.loaded.path)
-            batch = []
-    return IngestReport(tuple(results), seconds=time.perf_counter() - t0, n_embedded=n_embedded)
+    for group in _groups(todo, EMBED_BATCH_CHUNKS):
+        # A marker names the group's articles until their records are switched, so a kill at
+        # any moment is finished by the next run. A long article is embedded and written a
+        # batch at a time (its vectors are never all in memory), its record last.
+        token = store.begin_write([p.loaded.article.article_id for p in group])
+        pieces = [(p, c) for p in group for c in p.chunks]
+        for s in range(0, len(pieces), EMBED_BATCH_CHUNKS):
+            part = pieces[s : s + EMBED_BATCH_CHUNKS]
+            vectors = embedder.embed([c.text for _, c in part])
+            items, at = [], 0
+            for _, run in itertools.groupby(part, key=lambda pc: id(pc[0])):
+                rows = list(run)
+                items.append((rows[0][0].loaded.article, [c for _, c in rows],
+                              vectors[at : at + len(rows)]))
+                at += len(rows)
+            store.write_chunks(items)
+            done += len(part)
+            if progress:
+                progress(done, total, part[-1][0].loaded.path)
+        store.finish_articles([(p.loaded.article, p.chunks) for p in group])
+        store.end_write(token)
+        results += [_result(p.loaded, p.status, len(p.chunks)) for p in group]
+    return IngestReport(tuple(results), seconds=time.perf_counter() - t0, n_embedded=total)
+
+
+def _groups(todo: Sequence[_Pending], size: int) -> list[list[_Pending]]:
+    """Consecutive articles of about `size` chunks together (a longer article alone)."""
+    groups: list[list[_Pending]] = []
+    current: list[_Pending] = []
+    n = 0
+    for p in todo:
+        if current and n + len(p.chunks) > size:
+            groups.append(current)
+            current, n = [], 0
+        current.append(p)
+        n += len(p.chunks)
+    if current:
+        groups.append(current)
+    return groups
+
+
+def _other_file(stored_path: str, new_path: str) -> bool:
+    """Whether the stored article came from another file that still exists (a conflict), rather
+    than from this file or one since moved or deleted (an update)."""
+    if not stored_path or not new_path:
+        return False
+    old = stored_path.split("#", 1)[0]
+    return old != new_path.split("#", 1)[0] and Path(old).exists()
+
+
+def _same_id(article: Article, other: str, where: str) -> str:
+    what = f"URL {article.meta.url}" if article.meta.url else f"id {article.article_id}"
+    if where == "in this run":
+        return (f"the {what} is also given by {other} in this run; only that one is "
+                "stored. Give each article its own URL")
+    return (f"the {what} is already stored from {other}, which still exists; nothing "
+            "was replaced. If this file is the newer version, delete the stored article first "
+            "(`qa delete ID`) or remove the other file")
 
 
 def _result(la: LoadedArticle, status: str, n_chunks: int, reason: str = "") -> FileResult:

@@ -32,7 +32,13 @@ from index.chunk import Chunker
 from index.connect import WaitFn, http_client, persistent_client, wait_for_folder
 from index.embed import Embedder
 from index.errors import StoreDamagedError, StoreError
-from index.health import Health, full_check, sync_catalog, unreadable_vectors
+from index.health import (
+    Health,
+    full_check,
+    not_found_by_own_vector,
+    sync_catalog,
+    unreadable_vectors,
+)
 from index.store import ChunkStore, StoredArticle
 from index.types import Article, Chunk
 
@@ -179,10 +185,7 @@ def _vectors_damaged(store: ChunkStore) -> bool:
     if not ids:
         return False
     step = max(1, len(ids) // 20)
-    r = store.chunks.get(ids=ids[::step][:20], include=["embeddings"])
-    found = store.chunks.query(query_embeddings=np.asarray(r["embeddings"], np.float32),
-                               n_results=min(5, len(ids)), include=[])
-    return any(i not in hits for i, hits in zip(r["ids"], found["ids"]))
+    return bool(not_found_by_own_vector(store, ids[::step][:20]))
 
 
 def _rebuild_records(store: ChunkStore, did: Say) -> None:

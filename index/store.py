@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from collections.abc import Iterator, Sequence
@@ -26,6 +27,7 @@ import numpy as np
 
 from index.catalog import Catalog
 from index.errors import QAError, StoreDamagedError, StoreError, StoreMismatchError
+from index.iolock import IoLock, NoLock
 from index.types import Article, ArticleInfo, ArticleMeta, Chunk
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 SCHEMA = 1
 _PAGE = 2000
 _PLACEHOLDER = [1.0]  # article records are looked up by id, never by vector
+TEXT_INLINE = 200_000  # characters of an article text kept in its record; longer: in parts
 
 
 @dataclass(frozen=True)
@@ -62,8 +65,9 @@ class ChunkStore:
     """Chunks with their vectors, and the articles they came from, in two Chroma collections."""
 
     def __init__(self, client: Any, name: str, embed_model: str, dim: int, label: str = "",
-                 catalog: Catalog | None = None) -> None:
+                 catalog: Catalog | None = None, io: IoLock | NoLock | None = None) -> None:
         self.client = client
+        self.io = io or NoLock()  # one Chroma call at a time on this store (index/iolock.py)
         self.catalog = catalog  # the second copy (index/catalog.py); writes keep both in step
         self.name = name
         self.label = label or name
@@ -78,6 +82,9 @@ class ChunkStore:
             self.records = client.get_or_create_collection(
                 f"{name}_articles", metadata={"generation": "new"}, embedding_function=None
             )
+            # the texts of long articles, in parts (a record holds a short article's text)
+            self.texts = client.get_or_create_collection(f"{name}_texts",
+                                                         embedding_function=None)
         md = self.chunks.metadata or {}
         if md.get("embed_model") != embed_model or int(md.get("dim", dim)) != dim:
             raise StoreMismatchError(
@@ -90,9 +97,11 @@ class ChunkStore:
 
     @contextmanager
     def _guard(self, doing: str) -> Iterator[None]:
-        """Chroma's own exceptions become our errors, saying what failed and what to do."""
+        """One Chroma call at a time (index/iolock.py); Chroma's own exceptions become our
+        errors, saying what failed and what to do."""
         try:
-            yield
+            with self.io.held():
+                yield
         except QAError:
             raise
         except Exception as e:
@@ -133,9 +142,35 @@ class ChunkStore:
         return {i: stored_from_record(i, md or {}) for i, md in zip(r["ids"], r["metadatas"])}
 
     def article_text(self, article_id: str) -> str | None:
+        return self.article_texts([article_id]).get(article_id)
+
+    def article_texts(self, article_ids: Sequence[str]) -> dict[str, str]:
+        """The stored texts of these articles (absent ones are left out)."""
+        if not article_ids:
+            return {}
+        with self._guard("reading article texts"):
+            r = self.records.get(ids=list(dict.fromkeys(article_ids)),
+                                 include=["documents", "metadatas"])
+        out: dict[str, str] = {}
+        for aid, doc, md in zip(r["ids"], r["documents"], r["metadatas"]):
+            md = md or {}
+            n = int(md.get("text_parts", 0) or 0)
+            out[aid] = self._joined_parts(aid, str(md.get("content_hash", "")), n) if n else (
+                doc or "")
+        return out
+
+    def _joined_parts(self, article_id: str, content_hash: str, n: int) -> str:
         with self._guard("reading an article's text"):
-            r = self.records.get(ids=[article_id], include=["documents"])
-        return r["documents"][0] if r["ids"] else None
+            r = self.texts.get(where={"$and": [{"article_id": article_id},
+                                               {"content_hash": content_hash}]},
+                               include=["documents", "metadatas"])
+        parts = sorted(zip(r["metadatas"], r["documents"]), key=lambda x: int(x[0]["part"]))
+        if len(parts) != n:
+            raise StoreDamagedError(
+                f"The store {self.label} is damaged: the text of {article_id} has {len(parts)} "
+                f"of its {n} parts. `qa repair` rebuilds it from the catalog."
+            )
+        return "".join(doc or "" for _, doc in parts)
 
     def article_infos(self) -> list[ArticleInfo]:
         arts = self.stored_articles().values()
@@ -164,48 +199,80 @@ class ChunkStore:
         in the catalog names the articles until all of it is done (see `recover`)."""
         if not items:
             return
-        for article, chunks, vectors in items:
-            if len(chunks) != len(vectors):
-                raise ValueError(f"one vector per chunk ({article.article_id})")
+        token = self.begin_write([a.article_id for a, _, _ in items])
+        self.write_chunks(items)
+        self.finish_articles([(a, c) for a, c, _ in items])
+        self.end_write(token)
+
+    def begin_write(self, article_ids: Sequence[str]) -> str:
+        """Mark a write of these articles as under way (`end_write` when it is done)."""
+        return self.catalog.begin_write(article_ids) if self.catalog is not None else ""
+
+    def end_write(self, token: str) -> None:
+        if token and self.catalog is not None:
+            self.catalog.end_write(token)
+
+    def write_chunks(self, items: Sequence[tuple[Article, Sequence[Chunk], np.ndarray]]) -> None:
+        """Upsert chunks with their vectors. Readers do not serve them until `finish_articles`
+        switches their article's record to the text they belong to."""
         ids: list[str] = []
         docs: list[str] = []
         mds: list[dict[str, Any]] = []
         vecs: list[np.ndarray] = []
         for article, chunks, vectors in items:
+            if len(chunks) != len(vectors):
+                raise ValueError(f"one vector per chunk ({article.article_id})")
             ids += [c.chunk_id for c in chunks]
             docs += [c.text for c in chunks]
             mds += [self.chunk_metadata(c, article.meta, article.content_hash) for c in chunks]
             if len(chunks):
                 vecs.append(np.asarray(vectors, dtype=np.float32))
         all_vecs = np.concatenate(vecs) if vecs else np.zeros((0, self.dim), np.float32)
-        token = self.catalog.begin_write([a.article_id for a, _, _ in items]) if self.catalog else ""
         with self._guard("writing chunks"):
             for s in range(0, len(ids), _PAGE):
                 self.chunks.upsert(
                     ids=ids[s : s + _PAGE], embeddings=all_vecs[s : s + _PAGE],
                     documents=docs[s : s + _PAGE], metadatas=mds[s : s + _PAGE],
                 )
-            self.put_records([(a, len(c)) for a, c, _ in items])
+
+    def finish_articles(self, items: Sequence[tuple[Article, Sequence[Chunk]]]) -> None:
+        """Switch these articles to their new text (its chunks are written): the records, then
+        the catalog, then away with the chunks of their earlier texts."""
+        with self._guard("writing article records"):
+            self.put_records([(a, len(c)) for a, c in items])
             if self.catalog is not None:
-                self.catalog.put([(a, c) for a, c, _ in items])
+                self.catalog.put(items)
             stale = [{"$and": [{"article_id": a.article_id},
-                               {"content_hash": {"$ne": a.content_hash}}]} for a, _, _ in items]
+                               {"content_hash": {"$ne": a.content_hash}}]} for a, _ in items]
             for s in range(0, len(stale), 100):
                 part = stale[s : s + 100]
-                self.chunks.delete(where=part[0] if len(part) == 1 else {"$or": part})
+                where = part[0] if len(part) == 1 else {"$or": part}
+                self.chunks.delete(where=where)
+                self.texts.delete(where=where)
             self._bump()
-        if token and self.catalog is not None:
-            self.catalog.end_write(token)
 
     def put_records(self, items: Sequence[tuple[Article, int]]) -> None:
-        """Upsert article records: (article, its number of chunks)."""
+        """Upsert article records: (article, its number of chunks). A text over TEXT_INLINE
+        characters goes in parts, one write each, before its record: one huge document in one
+        write costs Chroma about 18 bytes of memory per character (264 MB for a 15 MB text)."""
+        docs: list[str] = []
+        mds: list[dict[str, Any]] = []
+        with self._guard("writing article texts"):
+            for a, n in items:
+                parts = ([a.text[i : i + TEXT_INLINE] for i in range(0, len(a.text), TEXT_INLINE)]
+                         if len(a.text) > TEXT_INLINE else [])
+                key = hashlib.sha1(a.article_id.encode("utf-8")).hexdigest()[:16]
+                for k, part in enumerate(parts):
+                    self.texts.upsert(
+                        ids=[f"{key}-{a.content_hash[:10]}-t{k:04d}"], embeddings=[_PLACEHOLDER],
+                        documents=[part], metadatas=[{"article_id": a.article_id, "part": k,
+                                                      "content_hash": a.content_hash}])
+                docs.append("" if parts else a.text)
+                mds.append({**_meta_to_record(a, n), "text_parts": len(parts)})
         with self._guard("writing article records"):
-            self.records.upsert(
-                ids=[a.article_id for a, _ in items],
-                embeddings=[_PLACEHOLDER] * len(items),
-                documents=[a.text for a, _ in items],
-                metadatas=[_meta_to_record(a, n) for a, n in items],
-            )
+            self.records.upsert(ids=[a.article_id for a, _ in items],
+                                embeddings=[_PLACEHOLDER] * len(items), documents=docs,
+                                metadatas=mds)
 
     @staticmethod
     def chunk_metadata(c: Chunk, meta: ArticleMeta, content_hash: str = "") -> dict[str, Any]:
@@ -253,6 +320,7 @@ class ChunkStore:
             if self.catalog is not None:
                 self.catalog.delete([article_id])
             self.chunks.delete(where={"article_id": article_id})
+            self.texts.delete(where={"article_id": article_id})
             self._bump()
         if token and self.catalog is not None:
             self.catalog.end_write(token)
@@ -278,16 +346,17 @@ class ChunkStore:
         for s in range(0, len(article_ids), 100):
             part = list(article_ids[s : s + 100])
             with self._guard("reading article records"):
-                r = self.records.get(ids=part, include=["metadatas", "documents"])
-            found = {i: (md or {}, doc) for i, md, doc in zip(r["ids"], r["metadatas"],
-                                                              r["documents"])}
+                r = self.records.get(ids=part, include=["metadatas"])
+            texts = self.article_texts(r["ids"])
+            found = {i: (md or {}, texts.get(i, "")) for i, md in zip(r["ids"], r["metadatas"])}
             gone = [a for a in part if a not in found]
             with self._guard("removing leftovers of an interrupted write"):
-                if gone:
-                    self.chunks.delete(where={"article_id": {"$in": gone}})
-                for aid, (md, _) in found.items():
-                    self.chunks.delete(where={"$and": [
-                        {"article_id": aid}, {"content_hash": {"$ne": md.get("content_hash", "")}}]})
+                for col in (self.chunks, self.texts):
+                    if gone:
+                        col.delete(where={"article_id": {"$in": gone}})
+                    for aid, (md, _) in found.items():
+                        col.delete(where={"$and": [{"article_id": aid}, {
+                            "content_hash": {"$ne": md.get("content_hash", "")}}]})
             if self.catalog is None:
                 continue
             self.catalog.delete(gone)

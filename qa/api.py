@@ -47,6 +47,7 @@ class Assistant:
         self.retriever = HybridRetriever(
             store, embedder,
             cache_folder(settings.store_path, settings.chroma_url, settings.collection),
+            fusion=settings.fusion,
         )
         self.extractive = ExtractiveAnswerer(
             embedder, settings.refusal_threshold, settings.max_answer_sentences
@@ -84,7 +85,8 @@ class Assistant:
             catalog = Catalog(catalog_path(settings.store_path, settings.chroma_url,
                                            settings.collection))
             store = ChunkStore(client, settings.collection, embedder.name, embedder.dim,
-                               label=settings.store_label, catalog=catalog)
+                               label=settings.store_label, catalog=catalog,
+                               io=conn.io if conn is not None else None)
             health = quick_check(store) if check else None
             if health is not None and not health.ok:
                 raise StoreDamagedError(health.message(settings.store_label))
@@ -175,9 +177,10 @@ class Assistant:
 
     def idf(self) -> IdfTable:
         bm25 = self.retriever.bm25()
-        if self._idf is None or self._idf.generation != bm25.generation:
-            self._idf = IdfTable(bm25)
-        return self._idf
+        idf = self._idf
+        if idf is None or idf.generation != bm25.generation:
+            idf = self._idf = IdfTable(bm25)  # a new table, swapped in whole: readers share it
+        return idf
 
     def ask(self, question: str, history: Sequence[str] = (), *, top_k: int | None = None,
             articles: Sequence[str] = (), sources: Sequence[str] = (),

@@ -96,13 +96,20 @@ def format_answer(ans: Answer, show_text: bool = True) -> str:
     return "\n".join(lines)
 
 
+def printable(text: str) -> str:
+    """`text` safe to print on a terminal: control characters (a newline or an escape sequence
+    in a file name) are shown as escapes, not obeyed."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+                   for ch in text)
+
+
 def print_report(report: IngestReport, out: Any = None) -> None:
     out = out or sys.stdout  # looked up at call time, so a redirected stdout is honoured
     for r in report.results:
-        if r.status in ("failed", "duplicate"):
-            print(f"  {r.status:9} {r.path}: {r.reason}", file=out)
+        if r.status in ("failed", "duplicate", "conflict"):
+            print(f"  {r.status:9} {printable(r.path)}: {printable(r.reason)}", file=out)
         elif r.status in ("added", "updated", "pruned"):
-            print(f"  {r.status:9} {r.path} ({r.n_chunks} chunks)", file=out)
+            print(f"  {r.status:9} {printable(r.path)} ({r.n_chunks} chunks)", file=out)
     print(f"{report.summary()} in {report.seconds:.1f}s", file=out)
 
 
@@ -116,7 +123,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             if bar is None:
                 from tqdm import tqdm
 
-                bar = tqdm(total=total, unit="article", file=sys.stderr, disable=args.quiet)
+                bar = tqdm(total=total, unit="passage", file=sys.stderr, disable=args.quiet)
             bar.update(done - bar.n)
 
         report = bot.ingest(args.paths, prune=args.prune, progress=progress)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -239,16 +240,80 @@ def test_sigkill_mid_ingest_then_rerun_is_exact(embedder: Any, tmp_path: Path) -
     assert again.count("unchanged") == N_KILL_ARTICLES and again.n_embedded == 0
 
 
-def test_progress_starts_at_zero_and_counts_every_article(tmp_path: Path, embedder: Any) -> None:
+def test_progress_starts_at_zero_and_counts_every_passage(tmp_path: Path, embedder: Any) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
     for name, text in (("a.txt", GOOD_A), ("b.txt", GOOD_B), ("k.txt", KEEP)):
         (folder / name).write_text(text, encoding="utf-8")
     calls: list[tuple[int, int]] = []
     bot = make_bot(tmp_path, embedder)
-    bot.ingest([folder], progress=lambda done, total, path: calls.append((done, total)))
-    assert calls[0] == (0, 3) and calls[-1] == (3, 3)
+    report = bot.ingest([folder], progress=lambda done, total, path: calls.append((done, total)))
+    n = sum(r.n_chunks for r in report.results)
+    assert calls[0] == (0, n) and calls[-1] == (n, n)
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
     calls.clear()
     bot.ingest([folder], progress=lambda done, total, path: calls.append((done, total)))
     assert calls == []  # nothing to embed: no bar at all
+
+
+# -- the same id twice: a conflict, never a silent replacement ---------------------------------
+def test_same_url_twice_in_one_file_and_across_files_is_a_conflict(embedder: Any,
+                                                                   tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rows = [{"url": "https://example.com/a", "title": "A", "text": GOOD_A},
+            {"url": "https://example.com/a", "title": "A again", "text": GOOD_B},
+            {"url": "https://example.com/k", "title": "K", "text": KEEP}]
+    first = folder / "first.jsonl"
+    first.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    bot = make_bot(tmp_path, embedder)
+    report = bot.ingest([first])
+    assert not report.ok and report.count("added") == 2 and report.count("conflict") == 1
+    conflict = next(r for r in report.results if r.status == "conflict")
+    assert conflict.path == f"{first}#1" and "https://example.com/a" in conflict.reason
+    assert "1 conflict" in report.summary()
+    assert "Lively" not in bot.article_text("https://example.com/a")
+    assert "Growers" not in bot.article_text("https://example.com/a")  # the first record kept
+    before = snapshot(bot)
+
+    other = folder / "other.jsonl"
+    other.write_text(json.dumps({"url": "https://example.com/k", "title": "K2",
+                                 "text": "A different text under the same address."}),
+                     encoding="utf-8")
+    report = bot.ingest([other])
+    assert report.count("conflict") == 1 and not report.ok
+    reason = report.results[0].reason
+    assert str(first) in reason and "qa delete" in reason
+    assert snapshot(bot) == before  # nothing was replaced
+    # the first file gone: the same address from another file is an update, not a conflict
+    first.unlink()
+    assert bot.ingest([other]).count("updated") == 1
+
+
+def test_odd_file_names_are_printed_safely(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                           ) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "odd\x1b[31m\nname.txt").write_text(GOOD_A, encoding="utf-8")
+    assert qa_main(["ingest", str(folder), "--store", str(tmp_path / "store"), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "odd\\x1b[31m\\nname.txt" in out
+
+
+def test_a_long_article_reports_progress_batch_by_batch(tmp_path: Path, embedder: Any,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import index.ingest
+
+    monkeypatch.setattr(index.ingest, "EMBED_BATCH_CHUNKS", 8)
+    long_text = "A long report\n" + "\n".join(
+        f"Paragraph {i} says the harbour board met on day {i} and agreed item {i}." for i in
+        range(200))
+    (tmp_path / "long.txt").write_text(long_text, encoding="utf-8")
+    calls: list[tuple[int, int]] = []
+    bot = make_bot(tmp_path, embedder, chunk_tokens=32, chunk_overlap=0)
+    report = bot.ingest([tmp_path / "long.txt"],
+                        progress=lambda d, t, p: calls.append((d, t)))
+    n = report.results[0].n_chunks
+    assert n > 40 and calls[0] == (0, n) and calls[-1] == (n, n)
+    assert len(calls) >= n // 8  # the bar moves while one article is embedded
+    assert bot.store.count_chunks() == n and bot.check().ok

@@ -302,16 +302,17 @@ def test_prune_removes_articles_whose_files_are_gone(backend: Backend, embedder:
 def test_interrupted_ingest_then_rerun_completes_exactly(
     backend: Backend, embedder: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(index.ingest, "EMBED_BATCH_CHUNKS", 4)  # several embedding calls
     folder = tmp_path / "in"
     paths = write_articles(folder, list(range(1, 7)))
     expected = expected_chunks(paths)
+    # embedding batches of one article's size: the third call is cut short, two are stored
+    monkeypatch.setattr(index.ingest, "EMBED_BATCH_CHUNKS", max(expected.values()))
 
-    failing = CountingEmbedder(embedder, fail_on=2)
+    failing = CountingEmbedder(embedder, fail_on=3)
     bot = backend.open(failing)
     with pytest.raises(KeyboardInterrupt):
         bot.ingest([folder])
-    assert failing.calls == 2
+    assert failing.calls == 3
     partial = bot.store.count_articles()
     assert 0 < partial < len(paths), "the interruption should leave a partial store"
 
