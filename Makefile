@@ -1,7 +1,7 @@
 # article-qa: the README's two commands are `make run` and `make test`.
 #   make run    set up .venv, ingest the sample articles, answer one question, open the chat
 #   make test   set up .venv (+ Debian chromium for the browser tests), run the whole test suite
-#   make bench  ingestion throughput, query latency, embedder comparison (prints tables)
+#   make bench  ingestion, query latency, embedders, memory, several users (prints tables)
 SHELL := /bin/bash
 
 # The venv must be Python 3.11 (pyproject: requires-python >=3.11,<3.12).
@@ -51,3 +51,5 @@ bench: venv
 	$(TEST_ENV) $(BIN)/python bench/ingest.py
 	$(TEST_ENV) $(BIN)/python bench/query.py
 	$(TEST_ENV) $(BIN)/python bench/embedders.py
+	$(TEST_ENV) $(BIN)/python bench/memory.py
+	$(TEST_ENV) $(BIN)/python bench/concurrency.py

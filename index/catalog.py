@@ -131,10 +131,10 @@ class Catalog:
                     (m.article_id, m.title, m.source, m.url, m.date, m.path,
                      article.content_hash, len(chunks), article.text, now),
                 )
-                db.executemany(
+                db.executemany(  # rows as they go: a long article has tens of thousands
                     "INSERT OR REPLACE INTO chunks VALUES (?,?,?,?,?,?,?,?)",
-                    [(c.chunk_id, c.article_id, c.index, c.start, c.end, c.n_tokens,
-                      article.content_hash, c.text) for c in chunks],
+                    ((c.chunk_id, c.article_id, c.index, c.start, c.end, c.n_tokens,
+                      article.content_hash, c.text) for c in chunks),
                 )
 
     def delete(self, article_ids: Sequence[str]) -> None:
