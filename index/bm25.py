@@ -11,6 +11,7 @@ import functools
 import hashlib
 import json
 import logging
+import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -56,6 +57,27 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
         list(texts), stopwords=stopwords(), stemmer=_stemmer(), return_ids=False,
         show_progress=False,
     )
+
+
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s's default token pattern
+
+
+@functools.lru_cache(maxsize=1)
+def _stopset() -> frozenset[str]:
+    return frozenset(stopwords())
+
+
+@functools.lru_cache(maxsize=200_000)
+def _stem(word: str) -> str:
+    return _stemmer().stemWord(word)  # type: ignore[no-any-return]
+
+
+def terms_of(text: str) -> list[str]:
+    """`tokenize([text])[0]` for one text, without bm25s's per-call overhead (the answer scorer
+    reads hundreds of sentences per question): lower-cased, bm25s's token pattern, stop words
+    dropped, then stemmed."""
+    stop = _stopset()
+    return [_stem(w) for w in _TOKEN.findall(text.lower()) if w not in stop]
 
 
 class Bm25Index:

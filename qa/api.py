@@ -26,8 +26,9 @@ from index.ingest import ingest as run_ingest
 from index.repair import RepairReport
 from index.store import ChunkStore
 from qa.errors import IndexEmptyError, InputError, StoreDamagedError
-from qa.extractive import ExtractiveAnswerer, IdfTable
+from qa.extractive import ExtractiveAnswerer, IdfTable, Scored, reorder
 from qa.followup import context_turns, retrieval_query
+from qa.reader import Reader
 from qa.retrieve import HybridRetriever, Scope
 from qa.settings import Settings
 from qa.types import Answer, ArticleInfo, IngestReport, Passage
@@ -39,7 +40,7 @@ class Assistant:
     """Question answering over the articles in one store. Build it with `Assistant.open`."""
 
     def __init__(self, settings: Settings, embedder: Embedder, store: ChunkStore,
-                 llm: Any = None) -> None:
+                 llm: Any = None, reader: Reader | None = None) -> None:
         self.settings = settings
         self.embedder = embedder
         self.store = store
@@ -49,8 +50,10 @@ class Assistant:
             cache_folder(settings.store_path, settings.chroma_url, settings.collection),
             fusion=settings.fusion,
         )
+        reader = reader or Reader.load()
         self.extractive = ExtractiveAnswerer(
-            embedder, settings.refusal_threshold, settings.max_answer_sentences
+            embedder, reader, settings.max_answer_sentences,
+            threshold=settings.refusal_threshold if settings.refusal_threshold >= 0 else None,
         )
         self.llm = llm  # a qa.generate answerer, when answers are generative
         self.connection: Connection | None = None  # set by `open`; `close` lets go of it
@@ -60,7 +63,8 @@ class Assistant:
     @classmethod
     def open(cls, settings: Settings | None = None, *, embedder: Embedder | None = None,
              client: Any = None, llm: Any = None, serve: bool = False,
-             on_wait: WaitFn | None = None, check: bool = True) -> Assistant:
+             on_wait: WaitFn | None = None, check: bool = True,
+             reader: Reader | None = None) -> Assistant:
         """Open (or create) the store named by `settings`; heavy parts may be passed in.
 
         An embedded store is opened by one process at a time (index/owner.py): when another
@@ -96,7 +100,7 @@ class Assistant:
             if conn is not None:
                 conn.close()
             raise
-        bot = cls(settings, embedder, store, llm)
+        bot = cls(settings, embedder, store, llm, reader)
         bot.connection = conn
         bot.health = health
         if llm is None and settings.use_llm:
@@ -182,13 +186,25 @@ class Assistant:
             idf = self._idf = IdfTable(bm25)  # a new table, swapped in whole: readers share it
         return idf
 
+    def score(self, question: str, history: Sequence[str] = (), *, top_k: int | None = None,
+              scope: Scope | None = None) -> Scored:
+        """The reader's candidates, features and probabilities for a question (what `ask` answers
+        from; the reader's training script asks through here, so it trains on what answers)."""
+        k = top_k or self.settings.top_k
+        pool, r, _ = self.retrieve(question, history, top_k=max(k, self.settings.pool),
+                                   scope=scope)
+        ctx = context_turns(question.strip(), history)
+        return self.extractive.score(question.strip(), ctx, pool, r.query_vector, self.idf().idf)
+
     def ask(self, question: str, history: Sequence[str] = (), *, top_k: int | None = None,
             articles: Sequence[str] = (), sources: Sequence[str] = (),
-            mode: str | None = None) -> Answer:
-        """Answer `question`; `history` holds the earlier user turns of the conversation."""
+            mode: str | None = None, refusal_threshold: float | None = None) -> Answer:
+        """Answer `question`; `history` holds the earlier user turns of the conversation.
+        `refusal_threshold` overrides the extractive answer's for this question (0: never
+        refuse; the evaluation uses it to draw the answering/refusing trade-off)."""
         final: Answer | None = None
         for item in self.stream(question, history, top_k=top_k, articles=articles,
-                                sources=sources, mode=mode):
+                                sources=sources, mode=mode, refusal_threshold=refusal_threshold):
             if isinstance(item, Answer):
                 final = item
         assert final is not None
@@ -196,7 +212,8 @@ class Assistant:
 
     def stream(self, question: str, history: Sequence[str] = (), *, top_k: int | None = None,
                articles: Sequence[str] = (), sources: Sequence[str] = (),
-               mode: str | None = None) -> Iterator[str | Answer]:
+               mode: str | None = None,
+               refusal_threshold: float | None = None) -> Iterator[str | Answer]:
         """Yield text pieces as they come, then the full verified `Answer` last."""
         t0 = time.perf_counter()
         scope = Scope(tuple(articles), tuple(sources))
@@ -206,16 +223,20 @@ class Assistant:
         if use_llm and self.llm is not None:
             yield from self.llm.stream(self, question, history, top_k=top_k, scope=scope)
             return
-        passages, r, rq = self.retrieve(question, history, top_k=top_k, scope=scope)
+        k = top_k or self.settings.top_k
+        pool, r, rq = self.retrieve(question, history, top_k=max(k, self.settings.pool),
+                                    scope=scope)
         t1 = time.perf_counter()
         ctx = context_turns(question.strip(), history)
-        ex = self.extractive.answer(question.strip(), ctx, passages, r.query_vector, self.idf())
+        ex = self.extractive.answer(question.strip(), ctx, pool, r.query_vector, self.idf().idf,
+                                    refusal_threshold)
         t2 = time.perf_counter()
         ans = Answer(
             question=question.strip(), text=ex.text, citations=ex.citations, refused=ex.refused,
-            mode="extractive", passages=tuple(passages), standalone_question=rq,
+            mode="extractive", passages=reorder(pool, ex, k), standalone_question=rq,
             support=round(ex.support, 4),
-            timings={"retrieve": t1 - t0, "answer": t2 - t1, "total": t2 - t0, **r.timings},
+            timings={"retrieve": t1 - t0, "answer": t2 - t1, "total": t2 - t0, **r.timings,
+                     **(ex.scored.timings if ex.scored is not None else {})},
         )
         yield from ex.pieces()  # one piece per cited sentence, so every door streams alike
         yield ans

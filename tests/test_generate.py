@@ -85,7 +85,7 @@ def test_below_the_threshold_the_model_is_not_called(sample_bot, embedder) -> No
     assert model.calls == []
     assert ans.refused and ans.text == REFUSAL_TEXT == streamed
     assert ans.citations == () and ans.passages  # the closest passages, to look for yourself
-    assert ans.support < sample_bot.settings.refusal_threshold
+    assert ans.support < sample_bot.extractive.threshold
     assert ans.mode == "llm:scripted" and ans.usage.prompt_tokens == 0
 
 

@@ -340,11 +340,11 @@ def test_store_built_by_another_model_is_refused(backend: Backend, embedder: Any
 def test_retrieval_gives_a_cited_answer(backend: Backend, embedder: Any, sample_dir: Path) -> None:
     bot = backend.open(embedder)
     assert bot.ingest([sample_dir]).count("added") == 3
-    ans = bot.ask("Who is the judge presiding over the case?")
+    ans = bot.ask("Which judge denied Baldoni's motion?")
     assert not ans.refused and ans.citations
     assert "Liman" in ans.text
     for c in ans.citations:
         assert bot.article_text(c.article.article_id)[c.start : c.end] == c.quote
     assert any("Liman" in c.quote for c in ans.citations)
-    passages, _, _ = bot.retrieve("Who is the judge presiding over the case?")
+    passages, _, _ = bot.retrieve("Which judge denied Baldoni's motion?")
     assert passages and all(p.chunk.text for p in passages)

@@ -30,7 +30,7 @@ MISSION = "Why did Lively drop the distress claim?"
 XSS_ARTICLE = (
     "Quenby harbour festival <script>window.__xss=1</script> report\n\n"
     'The Quenby harbour festival drew 4,000 visitors to the <img src=x onerror="window.__xss=2"> '
-    "waterfront on Saturday.\n"
+    "waterfront <script>window.__xss=3</script> on Saturday.\n"
     "Organisers said the lantern parade <script>alert(1)</script> was the highlight of the "
     "Quenby harbour festival this year.\n"
     "The festival returns next summer with a longer lantern parade <img src=x onerror=alert(1)>.\n"
