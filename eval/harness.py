@@ -61,6 +61,9 @@ class CaseResult:
     metrics: Mapping[str, float | None]
     error: str = ""  # the message of a QAError raised while asking, "" when none
     judged: float | None = None  # LLM-judged correctness, only when a judge ran
+    # extractive answerable cases: whether the answer has every key fact when not refused
+    # (a refused case is asked again with the threshold at 0, to draw the trade-off)
+    correct_if_answered: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,7 @@ class EvalRun:
     judge_model: str = ""  # "<model> (prompt <name> <hash>)" when a judge ran
     gold_warnings: tuple[str, ...] = ()  # evidence the stored articles do not hold
     results: Mapping[str, Any] = field(default_factory=dict)
+    threshold: float | None = None  # the extractive refusal threshold the run used
 
     @property
     def seconds(self) -> float:
@@ -166,7 +170,14 @@ def run_eval(gold_path: str | Path, corpus_dir: str | Path | None, settings: Set
                 answer = Answer(question=case.question, text="", citations=(), refused=False,
                                 mode="error", warnings=(f"error: {e}",))
             judged = judge(case, answer) if judge is not None and not error else None
-            results.append(CaseResult(case, answer, case_metrics(case, answer, ctx), error, judged))
+            metrics = case_metrics(case, answer, ctx)
+            if_answered = None
+            if case.answerable and answer.mode == "extractive":
+                if_answered = bool(metrics.get("key_fact_full"))
+                if answer.refused:  # what it would have said: the trade-off needs it
+                    forced = bot.ask(case.question, list(case.history), refusal_threshold=0.0)
+                    if_answered = bool(case_metrics(case, forced, ctx).get("key_fact_full"))
+            results.append(CaseResult(case, answer, metrics, error, judged, if_answered))
         ask_seconds = time.perf_counter() - t1
 
         answers = [r.answer for r in results if not r.error]
@@ -186,6 +197,7 @@ def run_eval(gold_path: str | Path, corpus_dir: str | Path | None, settings: Set
             judged_mean=sum(judged_vals) / len(judged_vals) if judged_vals else None,
             judge_model=_judge_label(judge),
             gold_warnings=tuple(gold_warnings),
+            threshold=bot.extractive.threshold,
         )
         data = results_dict(run, ctx, n_articles=len(infos))
         results_path = out / "results.json"
@@ -262,6 +274,7 @@ def results_dict(run: EvalRun, ctx: EvalContext, n_articles: int) -> dict[str, A
             "n": sum(r.judged is not None for r in run.cases),
         },
         "errors": sum(bool(r.error) for r in run.cases),
+        "refusal_threshold_used": _r(run.threshold),
         "gold_warnings": list(run.gold_warnings),
         "cases": {r.case.id: _case_dict(r, ctx) for r in run.cases},
     }
@@ -282,6 +295,7 @@ def _case_dict(r: CaseResult, ctx: EvalContext) -> dict[str, Any]:
         "mode": a.mode,
         "standalone_question": a.standalone_question,
         "support": a.support,
+        "correct_if_answered": r.correct_if_answered,
         "warnings": list(a.warnings),
         "error": r.error,
         "prompt": {"name": a.prompt_name, "hash": a.prompt_hash},

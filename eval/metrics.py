@@ -373,3 +373,29 @@ def usage_summary(answers: Iterable[Answer]) -> UsageSummary:
         cost_usd=sum(costs) if costs else None,
         modes=tuple(sorted({a.mode for a in answers})),
     )
+
+
+# -- the answering / refusing trade-off -------------------------------------------------------
+@dataclass(frozen=True)
+class TradeoffPoint:
+    """At one refusal threshold: the share of answerable cases answered correctly and of
+    unanswerable cases refused."""
+
+    threshold: float
+    answered_right: float
+    refused_right: float
+
+
+def tradeoff(cases: Iterable[tuple[float, bool, bool]],
+             thresholds: Sequence[float]) -> list[TradeoffPoint]:
+    """`cases`: (support, answerable, correct if answered) per case. An answer is given when its
+    support reaches the threshold; an answerable case counts when it is answered and correct,
+    an unanswerable one when it is refused."""
+    rows = list(cases)
+    n_ans = sum(1 for _, a, _ in rows if a) or 1
+    n_un = sum(1 for _, a, _ in rows if not a) or 1
+    return [TradeoffPoint(
+        t,
+        sum(1 for s, a, ok in rows if a and ok and s >= t) / n_ans,
+        sum(1 for s, a, _ in rows if not a and s < t) / n_un,
+    ) for t in thresholds]

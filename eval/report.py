@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eval.metrics import TradeoffPoint, tradeoff
+
 # A case "passes" when it meets all of these; the failures section lists the rest.
 CASE_GATES = ("refusal_correct", "key_fact_full", "citation_recall", "citation_validity")
 PLOT_METRICS = ("hit_at_5", "mrr", "key_fact_full", "refusal_correct", "citation_precision",
@@ -169,6 +171,13 @@ def render_report(data: Mapping[str, Any], plots: Sequence[str | Path] = ()) -> 
                   (f"mean {_fmt(j['mean'])} over {j['n']} answerable cases, judged by "
                   f"{j.get('judge') or 'an LLM'} (CORRECT 1, PARTIAL 0.5, INCORRECT 0)."), ""]
     parts += ["## By case kind", "", kind_table(data), ""]
+    curve = tradeoff_points(data)
+    if curve:
+        parts += ["## Answering against refusing", "",
+                  ("As the refusal threshold varies (an answer is given when its best sentence's "
+                   "probability reaches it; refused answerable cases were asked again with the "
+                   "threshold at 0 to know what they would have said):"), "",
+                  tradeoff_table(curve, data.get("refusal_threshold_used")), ""]
     if plots:
         parts += ["## Plots", ""] + [f"![{Path(p).stem}]({Path(p).name})" for p in plots] + [""]
     parts += [f"## Failures ({len(failures)} of {len(cases)} cases)", "",
@@ -213,6 +222,11 @@ def write_plots(data: Mapping[str, Any], out_dir: str | Path) -> list[Path]:
     fig.savefig(paths[-1])
     plt.close(fig)
 
+    curve = tradeoff_points(data)
+    if curve:
+        paths.append(plot_tradeoff(curve, data.get("refusal_threshold_used"),
+                                   out / "tradeoff.png", "answering vs refusing"))
+
     stages = list(data["latency"])
     series = [[c["timings"][st] for c in data["cases"].values() if st in c["timings"]]
               for st in stages]
@@ -230,6 +244,65 @@ def write_plots(data: Mapping[str, Any], out_dir: str | Path) -> list[Path]:
     fig.savefig(paths[-1])
     plt.close(fig)
     return paths
+
+
+THRESHOLDS = tuple(round(0.02 * i, 2) for i in range(51))
+
+
+def tradeoff_points(data: Mapping[str, Any]) -> list[TradeoffPoint]:
+    """The trade-off curve of an extractive run (empty when its cases carry no supports)."""
+    rows = [(float(c["support"] or 0.0), bool(c["answerable"]), bool(c.get("correct_if_answered")))
+            for c in data["cases"].values()
+            if c.get("mode") == "extractive" and (not c["answerable"]
+                                                  or c.get("correct_if_answered") is not None)]
+    if not rows:
+        return []
+    used = data.get("refusal_threshold_used")
+    grid = sorted(set(THRESHOLDS) | ({float(used)} if used is not None else set()))
+    return tradeoff(rows, grid)
+
+
+def tradeoff_table(curve: Sequence[TradeoffPoint], used: float | None) -> str:
+    """Every fifth threshold of the curve and the one used, as markdown."""
+    lines = ["| refusal threshold | answerable answered correctly | unanswerable refused |",
+             "|---:|---:|---:|"]
+    for i, p in enumerate(curve):
+        mark = used is not None and abs(p.threshold - used) < 1e-9
+        if mark or i % 5 == 0:
+            t = f"**{p.threshold:.2f} (used)**" if mark else f"{p.threshold:.2f}"
+            lines.append(f"| {t} | {p.answered_right:.1%} | {p.refused_right:.1%} |")
+    return "\n".join(lines)
+
+
+def plot_tradeoff(curve: Sequence[TradeoffPoint], used: float | None, path: Path,
+                  title: str) -> Path:
+    """Answered correctly (x) against refused correctly (y) as the threshold varies, the
+    threshold used marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 5), dpi=100)
+    ax.plot([p.answered_right for p in curve], [p.refused_right for p in curve], "-o", ms=3)
+    for p in curve[::10]:
+        ax.annotate(f"{p.threshold:.1f}", (p.answered_right, p.refused_right), fontsize=7,
+                    xytext=(3, 3), textcoords="offset points")
+    if used is not None:
+        at = min(curve, key=lambda p: abs(p.threshold - used))
+        ax.plot([at.answered_right], [at.refused_right], "r*", ms=14,
+                label=f"threshold used ({used:.2f})")
+        ax.legend(loc="lower left", fontsize=8)
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("answerable questions answered with every key fact")
+    ax.set_ylabel("unanswerable questions refused")
+    ax.set_title(f"Trade-off as the refusal threshold varies ({title})", fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
 
 
 # -- comparing two runs -----------------------------------------------------------------------

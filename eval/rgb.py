@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eval.metrics import percentile
+from eval.metrics import TradeoffPoint, percentile, tradeoff
+from eval.report import THRESHOLDS, plot_tradeoff, tradeoff_table
 from qa.errors import InputError, QAError
 from qa.settings import Settings
 from qa.types import Answer
@@ -152,8 +153,11 @@ class RgbResult:
     results_path: str
 
 
-def _ask_all(items: Sequence[RgbItem], corpus: Path, settings: Settings, embedder: Any
-             ) -> tuple[list[Answer | None], str, float, int]:
+def _ask_all(items: Sequence[RgbItem], corpus: Path, settings: Settings, embedder: Any,
+             force: bool = False) -> tuple[list[Answer | None], list[Answer | None], str, float,
+                                           int, float]:
+    """Every question's answer; with `force`, also what each refused extractive answer would
+    have said with the threshold at 0 (the answering/refusing trade-off needs it)."""
     from qa.api import Assistant
 
     t0 = time.perf_counter()
@@ -164,13 +168,20 @@ def _ask_all(items: Sequence[RgbItem], corpus: Path, settings: Settings, embedde
         if bot.store.count_chunks() == 0:
             raise InputError(f"No snippet of the RGB corpus {corpus} could be indexed")
         answers: list[Answer | None] = []
+        forced: list[Answer | None] = []
         for it in items:
+            a: Answer | None = None
+            f: Answer | None = None
             try:
-                answers.append(bot.ask(it.query))
+                a = bot.ask(it.query)
+                if force and a.refused and a.mode == "extractive":
+                    f = bot.ask(it.query, refusal_threshold=0.0)
             except QAError as e:  # one question failing must not end the benchmark
                 log.warning("RGB question %s failed: %s", it.qid, e)
-                answers.append(None)
-        return answers, report.summary(), time.perf_counter() - t0, bot.store.count_chunks()
+            answers.append(a)
+            forced.append(f)
+        return (answers, forced, report.summary(), time.perf_counter() - t0,
+                bot.store.count_chunks(), bot.extractive.threshold)
 
 
 def _setting_store(settings: Settings, out: Path, name: str) -> Settings:
@@ -206,14 +217,24 @@ def run_rgb(data_path: str | Path, out_dir: str | Path, settings: Settings,
         ("counterfactual", ("positive_wrong", "negative")),
     )
     results: list[SettingResult] = []
+    used = settings.refusal_threshold
     for name, parts in plan:
         records = corpus_records(items, parts)
         corpus = write_corpus(records, out / name / "corpus.jsonl")
-        answers, ingest, seconds, _ = _ask_all(items, corpus, _setting_store(settings, out, name),
-                                               memo)
-        results.append(_score(name, items, answers, len(records), ingest, seconds))
+        answers, forced, ingest, seconds, _, used = _ask_all(
+            items, corpus, _setting_store(settings, out, name), memo, force=name == "answering")
+        results.append(_score(name, items, answers, len(records), ingest, seconds, forced))
         log.info("RGB %s: %s in %.0fs", name, results[-1].shares, seconds)
-    text = render_rgb_report(results, settings, str(Path(data_path).resolve()), limit)
+    curve = rgb_tradeoff(results, THRESHOLDS + (used,))
+    if curve:
+        plot_tradeoff(curve, used, out / "rgb_tradeoff.png", "RGB: answering vs rejection")
+    text = render_rgb_report(results, settings.replace(refusal_threshold=used),
+                             str(Path(data_path).resolve()), limit)
+    if curve:
+        text += ("\n## Answering against refusing\n\nAnswering setting (answered with the "
+                 "answer) against the rejection setting (refused) as the refusal threshold "
+                 "varies; refused answering questions were asked again with the threshold at 0 "
+                 "(plot: rgb_tradeoff.png):\n\n" + tradeoff_table(curve, used) + "\n")
     report_path = out / "rgb_report.md"
     report_path.write_text(text, encoding="utf-8")
     results_path = out / "rgb_results.json"
@@ -227,17 +248,33 @@ def run_rgb(data_path: str | Path, out_dir: str | Path, settings: Settings,
     return RgbResult(tuple(results), str(report_path), text, str(results_path))
 
 
+def rgb_tradeoff(results: Sequence[SettingResult], thresholds: Sequence[float]
+                 ) -> list[TradeoffPoint]:
+    """The answering setting's questions as answerable, the rejection setting's as not."""
+    by = {r.name: r for r in results}
+    if "answering" not in by or "rejection" not in by:
+        return []
+    rows = [(float(q["support"]), True, bool(q["correct_if_answered"]))
+            for q in by["answering"].rows if q.get("support") is not None]
+    rows += [(float(q["support"]), False, False)
+             for q in by["rejection"].rows if q.get("support") is not None]
+    return tradeoff(rows, sorted(set(thresholds)))
+
+
 def _score(name: str, items: Sequence[RgbItem], answers: Sequence[Answer | None], n_snippets: int,
-           ingest: str, seconds: float) -> SettingResult:
+           ingest: str, seconds: float, forced: Sequence[Answer | None] = ()) -> SettingResult:
     rows: list[dict[str, Any]] = []
-    for it, a in zip(items, answers):
+    forced = list(forced) or [None] * len(items)
+    for it, a, f in zip(items, answers, forced):
         text = a.text if a is not None and not a.refused else ""
+        would = f.text if f is not None else text
         passages = a.passages if a is not None else ()
         rows.append({
             "id": it.qid, "query": it.query, "answer": a.text if a else "(error)",
             "refused": bool(a and a.refused), "error": a is None,
             "support": a.support if a is not None else None,
             "correct": contains_answer(text, it.answer),
+            "correct_if_answered": contains_answer(would, it.answer),
             "fake": bool(it.fakeanswer) and contains_answer(text, it.fakeanswer),
             "flags_disagreement": bool(a and _flags_disagreement(a)),
             "retrieved_answer": any(contains_answer(p.chunk.text, it.answer) for p in passages),

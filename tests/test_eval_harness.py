@@ -41,6 +41,7 @@ GOLD = [
      "answer": "", "answerable": False, "must_include": [], "evidence": []},
 ]
 IDS = {"bridge-cost", "orchard-why", "volcano"}
+TINY_THRESHOLD = 0.15
 
 
 def write_tiny(root: Path) -> tuple[Path, Path]:
@@ -63,7 +64,10 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def tiny_run(tiny: tuple[Path, Path], embedder, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     gold, corpus = tiny
     out = tmp_path_factory.mktemp("run-a")
-    return run_eval(gold, corpus, Settings(answer_mode="extractive"), out, embedder=embedder)
+    # the subject is the harness: a fixed refusal threshold keeps the two-article corpus's
+    # outcomes (bridge-cost answered, volcano refused) independent of the scorer's calibration
+    return run_eval(gold, corpus, Settings(answer_mode="extractive", refusal_threshold=TINY_THRESHOLD),
+                    out, embedder=embedder)
 
 
 def test_new_gold_set_runs_and_writes_results_keyed_by_id(tiny_run) -> None:  # type: ignore[no-untyped-def]
@@ -117,7 +121,12 @@ def test_report_and_plots_are_written(tiny_run) -> None:  # type: ignore[no-unty
     for cid in failing:
         assert f"### {cid} (" in report
     assert "tiny_gold.jsonl" in report
-    for name in ("metrics_by_kind.png", "latency.png"):
+    # the answering/refusing trade-off as the threshold varies, the one used marked
+    assert "## Answering against refusing" in report and f"**{TINY_THRESHOLD:.2f} (used)**" in report
+    assert data["refusal_threshold_used"] == TINY_THRESHOLD
+    assert data["cases"]["bridge-cost"]["correct_if_answered"] is True
+    assert data["cases"]["volcano"]["correct_if_answered"] is None
+    for name in ("metrics_by_kind.png", "latency.png", "tradeoff.png"):
         png = (out / name).read_bytes()
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000, name
         assert f"]({name})" in report

@@ -72,7 +72,7 @@ def test_qa_eval_judge_against_a_real_server(tmp_path: Path, embedder: Any,
     try:
         code = qa_main(["eval", "--gold", str(gold), "--corpus", str(corpus), "--out",
                         str(tmp_path / "run"), "--mode", "extractive", "--judge", "--base-url",
-                        server.url, "--model", "smollm2", "--no-plots"])
+                        server.url, "--model", "smollm2", "--no-plots", "--threshold", "0.15"])
     finally:
         server.stop()
     assert code == 0
