@@ -133,7 +133,7 @@ def features(q: Question, cands: Sequence[Candidate], idf: Callable[[str], float
         row[col["rank_inv"]] = 1.0 / max(1, c.passage.rank)
         row[col["dense"]] = c.passage.dense_score or 0.0
         row[col["bm25"]] = (c.passage.bm25_score or 0.0) / bm_max
-        row[col["title_line"]] = float(article_pos[i] == 0)
+        row[col["title_line"]] = float(is_headline(c.text, c.passage.article.title))
         row[col["lead"]] = float(article_pos[i] <= 2)
         row[col["log_words"]] = math.log(1 + len(c.text.split()))
         row[col["quote"]] = float(c.text.lstrip()[:1] in "\"“‘'")
@@ -156,6 +156,16 @@ def features(q: Question, cands: Sequence[Candidate], idf: Callable[[str], float
     ranks[order] = np.arange(1, n + 1)
     x[:, col["lex_rank_inv"]] = 1.0 / ranks
     return x
+
+
+def is_headline(sentence: str, title: str) -> bool:
+    """Whether the sentence is the article's headline (a text's first line often is): the same
+    words, give or take a fifth. A headline restates the story; it seldom answers."""
+    a = " ".join(re.findall(r"\w+", sentence.lower()))
+    b = " ".join(re.findall(r"\w+", title.lower()))
+    if not a or not b:
+        return False
+    return (a in b or b in a) and min(len(a), len(b)) / max(len(a), len(b)) >= 0.8
 
 
 def rerank_features(x_lex: np.ndarray, sem: np.ndarray, sem_ctx: np.ndarray,

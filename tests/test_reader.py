@@ -95,3 +95,14 @@ def test_training_is_reproducible_and_the_threshold_prefers_refusing_to_a_wrong_
     assert never["refused_right"] == 0.0 and never["cited_non_answer"] >= n_un / len(qs)
     always = outcomes(qs, probs, 1.01)
     assert always["utility"] == n_un and always["false_refusal"] == 1.0
+
+
+def test_the_headline_feature_means_the_headline_not_the_first_sentence() -> None:
+    from qa.reader import is_headline
+
+    assert is_headline("Harbour bridge reopens after repairs", "Harbour bridge reopens after repairs")
+    assert is_headline("Harbour bridge reopens after repairs.", "Harbour Bridge Reopens After Repairs")
+    # a snippet whose title is its first words: its first sentence is content, not a headline
+    assert not is_headline("Feb 7, 2021 ... Super Bowl 2021 will take place at Raymond James "
+                           "Stadium in Tampa, Florida.", "Feb 7, 2021 ... Super Bowl 2021 will")
+    assert not is_headline("", "Title") and not is_headline("Text.", "")
