@@ -133,6 +133,17 @@ def human_bytes(n: int) -> str:
     return f"{n / 1_000_000:.1f} MB" if n >= 1_000_000 else f"{n / 1000:.1f} kB"
 
 
+def file_statuses(results: Sequence[Any]) -> dict[str, str]:
+    """One status per uploaded file: a JSONL file holds many articles, and it is kept when any
+    of them was stored (a record that was a duplicate or failed must not take the file, which
+    the stored ones are read from, with it)."""
+    out: dict[str, str] = {}
+    for r in results:
+        if out.get(r.path) not in ("added", "updated", "unchanged"):
+            out[r.path] = r.status
+    return out
+
+
 def _unstage_failures(staged: Sequence[tuple[Path, bytes | None]],
                       statuses: dict[str, str]) -> None:
     """Put back what a failed or duplicate upload replaced, so nothing stored is lost."""
@@ -330,7 +341,7 @@ class ChatController:
                 _unstage_failures(staged, {})
                 return (html_out + f"<p class='qa-warn'>Ingest failed: {esc(str(e))}</p>",
                         None, *self.refresh_library(query))
-            _unstage_failures(staged, {r.path: r.status for r in report.results})
+            _unstage_failures(staged, file_statuses(report.results))
             names = {str(p): p.name for p, _ in staged}
             html_out = ingest_report_html(report, names) + html_out
         return (html_out, None, *self.refresh_library(query))

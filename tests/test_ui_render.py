@@ -468,3 +468,17 @@ def test_controller_scope_filters_reach_retrieval(  # type: ignore[no-untyped-de
     ans = outs[-1][1][-1].answer
     assert ans is not None and ans.passages
     assert {p.article.article_id for p in ans.passages} == {only}
+
+
+def test_a_many_article_upload_is_kept_when_any_of_its_articles_is_stored() -> None:
+    """A JSONL upload whose last record was a duplicate keeps its file: the other records'
+    articles are read from it."""
+    from types import SimpleNamespace as R
+
+    from ui import file_statuses
+
+    rows = [R(path="/u/wire.jsonl", status="added"), R(path="/u/wire.jsonl", status="duplicate"),
+            R(path="/u/bad.txt", status="failed"), R(path="/u/two.jsonl", status="failed"),
+            R(path="/u/two.jsonl", status="unchanged")]
+    assert file_statuses(rows) == {"/u/wire.jsonl": "added", "/u/bad.txt": "failed",
+                                   "/u/two.jsonl": "unchanged"}
