@@ -25,7 +25,7 @@ from index.health import Health, full_check, quick_check
 from index.ingest import ingest as run_ingest
 from index.repair import RepairReport
 from index.store import ChunkStore
-from qa.errors import IndexEmptyError, InputError, StoreDamagedError
+from qa.errors import ConfigError, IndexEmptyError, InputError, StoreDamagedError
 from qa.extractive import ExtractiveAnswerer, IdfTable, Scored, reorder
 from qa.followup import context_turns, retrieval_query
 from qa.reader import Reader
@@ -50,7 +50,11 @@ class Assistant:
             cache_folder(settings.store_path, settings.chroma_url, settings.collection),
             fusion=settings.fusion,
         )
-        reader = reader or Reader.load()
+        if reader is None:
+            try:
+                reader = Reader.load()
+            except ValueError as e:  # a damaged or stale weights file: say how to rebuild it
+                raise ConfigError(str(e)) from e
         self.extractive = ExtractiveAnswerer(
             embedder, reader, settings.max_answer_sentences,
             threshold=settings.refusal_threshold if settings.refusal_threshold >= 0 else None,

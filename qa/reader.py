@@ -226,7 +226,8 @@ class Reader:
         return top, z[top]
 
     @classmethod
-    def load(cls, path: Path = MODEL_PATH) -> Reader:
+    def load(cls, path: Path | None = None) -> Reader:
+        path = path or MODEL_PATH
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             names = (tuple(data["stage1"]["features"]), tuple(data["stage2"]["features"]))

@@ -106,3 +106,15 @@ def test_the_headline_feature_means_the_headline_not_the_first_sentence() -> Non
     assert not is_headline("Feb 7, 2021 ... Super Bowl 2021 will take place at Raymond James "
                            "Stadium in Tampa, Florida.", "Feb 7, 2021 ... Super Bowl 2021 will")
     assert not is_headline("", "Title") and not is_headline("Text.", "")
+
+
+def test_a_damaged_weights_file_is_a_config_error_that_says_how_to_rebuild(
+        tmp_path: Path, embedder, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from qa import Assistant, Settings
+    from qa.errors import ConfigError
+
+    broken = tmp_path / "reader.json"
+    broken.write_text("{not json", encoding="utf-8")
+    monkeypatch.setattr("qa.reader.MODEL_PATH", broken)
+    with pytest.raises(ConfigError, match="python -m eval.train_reader"):
+        Assistant.open(Settings(store_path=str(tmp_path / "store")), embedder=embedder)
