@@ -139,8 +139,9 @@ def file_statuses(results: Sequence[Any]) -> dict[str, str]:
     the stored ones are read from, with it)."""
     out: dict[str, str] = {}
     for r in results:
-        if out.get(r.path) not in ("added", "updated", "unchanged"):
-            out[r.path] = r.status
+        path = r.path.split("#", 1)[0]  # a JSONL record's result names "FILE#N"
+        if out.get(path) not in ("added", "updated", "unchanged"):
+            out[path] = r.status
     return out
 
 

@@ -477,8 +477,29 @@ def test_a_many_article_upload_is_kept_when_any_of_its_articles_is_stored() -> N
 
     from ui import file_statuses
 
-    rows = [R(path="/u/wire.jsonl", status="added"), R(path="/u/wire.jsonl", status="duplicate"),
+    rows = [R(path="/u/wire.jsonl#0", status="added"), R(path="/u/wire.jsonl#1", status="duplicate"),
             R(path="/u/bad.txt", status="failed"), R(path="/u/two.jsonl", status="failed"),
             R(path="/u/two.jsonl", status="unchanged")]
     assert file_statuses(rows) == {"/u/wire.jsonl": "added", "/u/bad.txt": "failed",
                                    "/u/two.jsonl": "unchanged"}
+
+
+def test_a_jsonl_upload_keeps_its_stored_file(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    """Its results name "FILE#N" per record: the file itself must not be taken for failed."""
+    import json as _json
+
+    from qa import Assistant, Settings
+    from ui import ChatController, uploads_dir
+
+    settings = Settings(store_path=str(tmp_path / "store"))
+    bot = Assistant.open(settings, embedder=embedder)
+    src = tmp_path / "in" / "wire.jsonl"
+    src.parent.mkdir()
+    src.write_text("".join(_json.dumps({"title": f"Story {i}", "url": f"https://wire.test/{i}",
+                                        "text": f"Story {i}. The ferry to Osk island {i} was late."})
+                           + "\n" for i in range(5)), encoding="utf-8")
+    report = ChatController(bot, settings).ingest_uploads([str(src)], None)[0]
+    assert report.count("added") >= 5
+    kept = uploads_dir(settings) / "wire.jsonl"
+    assert kept.exists() and kept.read_bytes() == src.read_bytes()
+    bot.close()
