@@ -46,7 +46,7 @@ LEXICAL: tuple[str, ...] = (
     "focus_s", "has_focus", "hist_s", "hist_ctx", "follow_up", "novelty", "filler",
     *(f"filler_{k or 'none'}" for k in EXPECTED),
     "bound", *(f"bound_{k}" for k in EXPECTED if k and k not in ("reason", "manner")),
-    "subj_prev", "pronoun_start", "reason_weak", "lex_rank_inv",
+    "pronoun_start", "reason_weak", "lex_rank_inv",
     *(f"kind_{k or 'none'}" for k in EXPECTED),
     "prev_lex", "next_lex", "psg_lex_max",
     "numbers_ok", "rank_inv", "dense", "bm25", "title_line", "lead", "log_words", "quote",
@@ -65,7 +65,6 @@ class Candidate:
     start: int
     end: int
     text: str
-    prev: str = ""  # the sentence before it in its passage ("" for the first)
 
 
 def _coverage(wanted: Sequence[str], have: set[str], idf: Callable[[str], float]) -> float:
@@ -95,7 +94,6 @@ def features(q: Question, cands: Sequence[Candidate], idf: Callable[[str], float
     bm_max = float(bm.max()) or 1.0
     asked_numbers = q.numbers
     kind = q.expected
-    both = tuple(q.subject) + tuple(q.history_subject)
     # a question without names ("How much did the repairs cost?") is about all its terms; one
     # without other words ("Who is Tomas Wreede?") asks about its names alone
     subject = q.subject or tuple(qterms)
@@ -121,7 +119,6 @@ def features(q: Question, cands: Sequence[Candidate], idf: Callable[[str], float
             b = filled if kind == "define" else float(bound(q, c.text))
             row[col["bound"]] = b
             row[col[f"bound_{kind}"]] = b
-        row[col["subj_prev"]] = _coverage(both, set(terms(c.prev)), idf) if c.prev else 0.0
         row[col["pronoun_start"]] = float(bool(_PRONOUN_START.match(c.text)))
         row[col["reason_weak"]] = float(weak_reason(c.text))
         row[col[f"kind_{kind or 'none'}"]] = 1.0
