@@ -524,7 +524,7 @@ def main(settings: Settings | None = None, *, host: str = "127.0.0.1", port: int
          ingest_paths: Sequence[str] = ()) -> int:
     """`qa ui`: open the store, optionally ingest, serve until interrupted."""
     from qa.api import Assistant
-    from qa.cli import print_report, tell_wait
+    from qa.terminal import print_report, tell_wait
 
     settings = settings or Settings.from_env()
     auth = auth_from_env()

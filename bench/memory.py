@@ -42,7 +42,7 @@ def write_text(path: Path, megabytes: float) -> None:
 def peak_of(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     """(peak RSS MB, seconds, last output line) of one `qa` process."""
     t = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "qa.cli", *args], env=env, cwd=ROOT,
+    r = subprocess.run([sys.executable, "-m", "cli", *args], env=env, cwd=ROOT,
                        capture_output=True, text=True, check=True)
     wall = time.perf_counter() - t
     # ru_maxrss of children is the largest of all children so far: run the smaller one first

@@ -15,8 +15,8 @@ import logging
 import sys
 from pathlib import Path
 
-from qa.cli import add_settings_args, settings_from_args
 from qa.errors import ConfigError
+from qa.terminal import add_settings_args, settings_from_args
 
 ROOT = Path(__file__).resolve().parents[1]
 

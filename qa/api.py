@@ -258,11 +258,8 @@ def _openai_embed_args(settings: Settings) -> dict[str, Any]:
 
 
 def _make_llm(settings: Settings, embedder: Embedder) -> Any:
-    try:
-        from qa.generate import GenerativeAnswerer
-    except ImportError:  # the generative path is optional until it lands
-        log.warning("generative answers are not available; answering extractively")
-        return None
+    from qa.generate import GenerativeAnswerer  # imports openai: only when an LLM is used
+
     return GenerativeAnswerer.from_settings(settings, embedder)
 
 

@@ -27,13 +27,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from index.embed import Embedder
 from qa.budget import TokenBudget, estimate_cost, model_info
 from qa.citations import MODEL_REFUSAL, CitationVerifier, MarkerRenumberer
 from qa.errors import ConfigError, LLMError
-from qa.extractive import REFUSAL_TEXT, Extract, reorder
+from qa.extractive import REFUSAL_TEXT, Extract, ExtractiveAnswerer, IdfTable, reorder
 from qa.followup import context_turns
 from qa.llm import ChatModel, Completion, OpenAIChat, collect
 from qa.prompts import Prompt, load_prompt
@@ -41,8 +41,19 @@ from qa.retrieve import Scope
 from qa.settings import Settings
 from qa.types import Answer, Passage, Usage
 
-if TYPE_CHECKING:
-    from qa.api import Assistant
+
+class Sources(Protocol):
+    """What the generative answerer needs from the assistant it answers for (`qa.api.Assistant`
+    is one): checked questions, retrieval, the extractive scorer and its IDF table."""
+
+    extractive: ExtractiveAnswerer
+
+    def check_question(self, question: str) -> str: ...
+
+    def retrieve(self, question: str, history: Sequence[str] = (), *, top_k: int | None = None,
+                 scope: Scope | None = None) -> tuple[list[Passage], Any, str]: ...
+
+    def idf(self) -> IdfTable: ...
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +144,7 @@ class GenerativeAnswerer:
         return _clean_condensed(done.text, self.settings.max_question_chars), done
 
     # -- the answer ---------------------------------------------------------------------------
-    def stream(self, assistant: Assistant, question: str, history: Sequence[str] = (), *,
+    def stream(self, assistant: Sources, question: str, history: Sequence[str] = (), *,
                top_k: int | None = None, scope: Scope | None = None) -> Iterator[str | Answer]:
         """Yield text pieces as the model writes them, then the verified `Answer`."""
         t0 = time.perf_counter()

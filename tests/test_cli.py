@@ -1,7 +1,7 @@
 """The `qa` command: ingest, ask, articles, delete, chat, and its errors and exit codes.
 
-Subprocess runs (`python -m qa.cli`) exercise the real entry point end to end; in-process runs of
-`qa.cli.main` share the session's embedder so the model is not loaded once per test.
+Subprocess runs (`python -m cli`) exercise the real entry point end to end; in-process runs of
+`cli.main` share the session's embedder so the model is not loaded once per test.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import qa.api
-from qa.cli import main as qa_main
+from cli import main as qa_main
 from tests.conftest import ROOT, make_bot
 
 LIMIT = 240  # seconds for one CLI subprocess on a busy 2-core machine
@@ -26,7 +26,7 @@ def run_cli(args: list[str], stdin: str | None = None) -> subprocess.CompletedPr
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QA_", "OPENAI_"))}
     env.update(ANONYMIZED_TELEMETRY="False", PYTHONPATH=str(ROOT))
     return subprocess.run(
-        [sys.executable, "-m", "qa.cli", *args], check=False, cwd=ROOT, env=env, input=stdin,
+        [sys.executable, "-m", "cli", *args], check=False, cwd=ROOT, env=env, input=stdin,
         stdin=None if stdin is not None else subprocess.DEVNULL,
         capture_output=True, text=True, timeout=LIMIT,
     )

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from cli import main as qa_main
 from eval.cli import main as eval_main
 from eval.harness import load_results, run_eval
-from qa.cli import main as qa_main
 from qa.errors import InputError
 from qa.settings import Settings
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from cli import main as qa_main
 from eval.gold import load_gold
 from eval.harness import load_results
 from eval.judge import LlmJudge, parse_grade
-from qa.cli import main as qa_main
 from qa.types import Answer
 from tests.test_eval_harness import GOLD, write_tiny
 from tests.test_injection import ScriptedModel as Scripted

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
+from cli import main as qa_main
 from index.chunk import Chunker
 from index.load import load_paths
-from qa.cli import main as qa_main
 from qa.settings import Settings
 from tests.conftest import ROOT, make_bot
 
@@ -202,7 +202,7 @@ def test_sigkill_mid_ingest_then_rerun_is_exact(embedder: Any, tmp_path: Path) -
     env.update(QA_CHUNK_TOKENS=str(KILL_CHUNK_TOKENS), QA_CHUNK_OVERLAP=str(KILL_OVERLAP),
                ANONYMIZED_TELEMETRY="False", PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "qa.cli", "ingest", str(folder), "--store", str(store), "-q"],
+        [sys.executable, "-m", "cli", "ingest", str(folder), "--store", str(store), "-q"],
         cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )

@@ -263,8 +263,8 @@ def test_fallback_to_extractive_when_the_server_is_unreachable(sample_bot, embed
 def test_cli_ask_llm_stream_prints_text_then_citations_of_sent_passages(  # type: ignore[no-untyped-def]
         llm_server: LlamaServer, sample_dir: Path, tmp_path: Path, embedder,
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from cli import main
     from qa import api
-    from qa.cli import main
 
     monkeypatch.setattr(api, "make_embedder", lambda *a, **k: embedder)  # reuse the loaded one
     sent: list[list[dict[str, str]]] = []

@@ -43,7 +43,7 @@ def test_a_question_the_articles_do_not_cover_is_refused(sample_bot: Any) -> Non
 def test_readme_command_one_answers_the_mission_question(tmp_path: Path, sample_dir: Path) -> None:
     """What `make run` does before opening the chat: ingest the sample, then `qa ask`."""
     env = {**os.environ, "QA_STORE_PATH": str(tmp_path / "store")}
-    qa = [sys.executable, "-m", "qa.cli"]
+    qa = [sys.executable, "-m", "cli"]
     ing = subprocess.run([*qa, "ingest", str(sample_dir)], check=False, env=env, capture_output=True,
                          text=True, timeout=600, cwd=ROOT)
     assert ing.returncode == 0, ing.stdout + ing.stderr

@@ -36,7 +36,7 @@ def qa_env(**extra: str) -> dict[str, str]:
 
 
 def qa(*args: str, env: Mapping[str, str] | None = None, **kw: Any) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "qa.cli", *args], cwd=ROOT,
+    return subprocess.Popen([sys.executable, "-m", "cli", *args], cwd=ROOT,
                             env=dict(env or qa_env()), text=True, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, **kw)
 

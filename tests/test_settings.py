@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from cli import build_parser, settings_from_args
 from index.connect import connect
-from qa.cli import build_parser, settings_from_args
 from qa.errors import ConfigError, StoreError
 from qa.settings import Settings, default_store_path
 
