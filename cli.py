@@ -50,7 +50,8 @@ def format_answer(ans: Answer, show_text: bool = True) -> str:
             where = c.article.url or c.article.path
             lines.append(f"[{c.number}] {c.article.title[:70]}" + (f" ({src})" if src else ""))
             lines.append(f"    “{c.quote}”")
-            lines.append(f"    {where} chars {c.start}-{c.end}")
+            page = f" p. {c.page}" if c.page is not None else ""
+            lines.append(f"    {where}{page} chars {c.start}-{c.end}")
     flagged = ans.unsupported_sentences
     if flagged:
         lines.append("\nNot supported by the cited passages:")

@@ -45,7 +45,7 @@ from qa.ui_render import (
 
 log = logging.getLogger("qa.ui")
 
-UPLOAD_TYPES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
+UPLOAD_TYPES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx", ".json", ".jsonl")
 EXAMPLES = (
     "Why did Lively drop the distress claim?",
     "Who is Baldoni's lawyer?",

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from index.errors import StoreDamagedError
-from index.types import Article, ArticleMeta, Chunk
+from index.types import Article, ArticleMeta, Chunk, pages_from_str, pages_to_str
 
 SCHEMA = 1
 _DDL = """
@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS articles (
   article_id TEXT PRIMARY KEY, title TEXT NOT NULL, source TEXT NOT NULL, url TEXT NOT NULL,
   date TEXT NOT NULL, path TEXT NOT NULL, content_hash TEXT NOT NULL, n_chunks INTEGER NOT NULL,
-  text TEXT NOT NULL, updated REAL NOT NULL
+  text TEXT NOT NULL, updated REAL NOT NULL, author TEXT NOT NULL DEFAULT '',
+  pages TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS chunks (
   chunk_id TEXT PRIMARY KEY, article_id TEXT NOT NULL, idx INTEGER NOT NULL,
@@ -53,6 +54,18 @@ CREATE TABLE IF NOT EXISTS writes (
   started REAL NOT NULL, article_ids TEXT NOT NULL
 );
 """
+
+
+_META_COLUMNS = ("article_id, title, source, url, date, path, author, pages, content_hash, "
+                 "n_chunks")
+
+
+def _catalog_article(row: Sequence[object]) -> CatalogArticle:
+    aid, title, source, url, date, path, author, pages, h, n = row[:10]
+    meta = ArticleMeta(article_id=str(aid), title=str(title), source=str(source), url=str(url),
+                       date=str(date), path=str(path), author=str(author),
+                       pages=pages_from_str(pages))
+    return CatalogArticle(meta, str(h), int(str(n)))
 
 
 def catalog_path(store_path: str, chroma_url: str, collection: str) -> Path:
@@ -83,6 +96,11 @@ class Catalog:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_DDL)
+            have = {str(r[1]) for r in self._db.execute("PRAGMA table_info(articles)")}
+            for column in ("author", "pages"):  # a catalog made before PDFs had neither
+                if column not in have:
+                    self._db.execute(f"ALTER TABLE articles ADD COLUMN {column} TEXT NOT NULL "
+                                     "DEFAULT ''")
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
         except sqlite3.DatabaseError as e:
             raise StoreDamagedError(
@@ -127,9 +145,12 @@ class Catalog:
                 m = article.meta
                 db.execute("DELETE FROM chunks WHERE article_id = ?", (m.article_id,))
                 db.execute(
-                    "INSERT OR REPLACE INTO articles VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    "INSERT OR REPLACE INTO articles (article_id, title, source, url, date, path, "
+                    "content_hash, n_chunks, text, updated, author, pages) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     (m.article_id, m.title, m.source, m.url, m.date, m.path,
-                     article.content_hash, len(chunks), article.text, now),
+                     article.content_hash, len(chunks), article.text, now, m.author,
+                     pages_to_str(m.pages)),
                 )
                 db.executemany(  # rows as they go: a long article has tens of thousands
                     "INSERT OR REPLACE INTO chunks VALUES (?,?,?,?,?,?,?,?)",
@@ -195,22 +216,15 @@ class Catalog:
 
     def article(self, article_id: str) -> tuple[CatalogArticle, str] | None:
         """(record, stored text) of one article."""
-        rows = self._rows("SELECT article_id, title, source, url, date, path, content_hash, "
-                          "n_chunks, text FROM articles WHERE article_id = ?", (article_id,))
+        rows = self._rows(f"SELECT {_META_COLUMNS}, text FROM articles WHERE article_id = ?",
+                          (article_id,))
         if not rows:
             return None
-        aid, title, source, url, date, path, h, n, text = (str(x) for x in rows[0])
-        meta = ArticleMeta(article_id=aid, title=title, source=source, url=url, date=date,
-                           path=path)
-        return CatalogArticle(meta, h, int(n)), text
+        return _catalog_article(rows[0]), str(rows[0][-1])
 
     def articles(self) -> list[CatalogArticle]:
-        rows = self._rows("SELECT article_id, title, source, url, date, path, content_hash, "
-                          "n_chunks FROM articles ORDER BY article_id")
-        return [CatalogArticle(ArticleMeta(article_id=str(a), title=str(t), source=str(s),
-                                           url=str(u), date=str(d), path=str(p)), str(h),
-                               int(str(n)))
-                for a, t, s, u, d, p, h, n in rows]
+        rows = self._rows(f"SELECT {_META_COLUMNS} FROM articles ORDER BY article_id")
+        return [_catalog_article(r) for r in rows]
 
     def chunks_of(self, article_id: str) -> list[Chunk]:
         rows = self._rows("SELECT chunk_id, article_id, idx, start, end, n_tokens, content_hash, "

@@ -4,9 +4,10 @@ Loading never raises for a bad file: ingestion reports every failure with a reas
 was wrong and how to fix it, and loads everything else. Every text goes through `index.clean`, so
 the stored text (which citation offsets point into) does not depend on the file format.
 
-Formats: .txt, .md/.markdown, .html/.htm (main text by trafilatura), .json (an object, a list of
-objects, or {"articles": [...]}) and .jsonl (one object per line). A `NAME.meta.json` sidecar
-beside file NAME overrides its title/source/url/date.
+Formats: .txt, .md/.markdown, .html/.htm (main text by trafilatura), .pdf (text layer by
+pypdfium2, see index/pdf_text.py: citations carry the page), .docx (python-docx), .json (an
+object, a list of objects, or {"articles": [...]}) and .jsonl (one object per line). A
+`NAME.meta.json` sidecar beside file NAME overrides its title/source/url/date/author.
 """
 
 from __future__ import annotations
@@ -27,11 +28,14 @@ from typing import Any
 import trafilatura
 
 from index.clean import clean_markdown, clean_text, markdown_heading
+from index.docx_text import DocxProblem, read_docx
+from index.pdf_text import MIN_CHARS_PER_PAGE, PdfProblem, pdf_text, read_pdf
 from index.types import Article, ArticleMeta, FileResult
 
 log = logging.getLogger(__name__)
 
-SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl")
+SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".json", ".jsonl")
+DOCUMENTS = (".pdf", ".docx")  # binary formats, read by their libraries
 SIDECAR = ".meta.json"
 TITLE_MAX = 200
 SNIFF_BYTES = 8192  # how much of a file the binary check looks at
@@ -40,6 +44,7 @@ FIELDS: dict[str, tuple[str, ...]] = {  # JSON record fields; the first non-blan
     "text": ("text", "body", "content", "article"),
     "url": ("url", "link"),
     "date": ("date", "published", "published_at", "publish_date"),
+    "author": ("author", "byline"),
     "source": ("source", "publication", "site", "publisher"),
 }
 EMPTY = "empty: no text after clean-up"
@@ -109,9 +114,14 @@ def load_file(path: Path, max_file_bytes: int) -> tuple[list[LoadedArticle], lis
     """Load one file: one article (txt/md/html), or one per record (json/jsonl)."""
     shown = str(path)
     try:
-        text = _read(path, max_file_bytes)
+        data = _read_bytes(path, max_file_bytes)
         sidecar = _read_sidecar(path)
         ext = path.suffix.lower()
+        if ext in DOCUMENTS:
+            return [LoadedArticle(_load_binary(path, ext, data, sidecar), shown)], []
+        text = _decode(data)
+        if not text.strip():
+            raise _Failure(EMPTY)
         if ext in (".json", ".jsonl"):
             return _load_records(path, text, sidecar)
         article = _load_document(path, ext, text, sidecar)
@@ -138,8 +148,8 @@ def _walk(root: Path, failed: list[FileResult]) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(root).parts)
 
 
-def _read(path: Path, max_file_bytes: int) -> str:
-    """The file's text, decoded as UTF-8, or a _Failure saying why it cannot be used."""
+def _read_bytes(path: Path, max_file_bytes: int) -> bytes:
+    """The file's bytes, or a _Failure saying why it cannot be used."""
     if path.name.lower().endswith(SIDECAR):
         raise _Failure("this is a metadata sidecar, not an article; give the article file instead")
     ext = path.suffix.lower()
@@ -162,10 +172,9 @@ def _read(path: Path, max_file_bytes: int) -> str:
         if e.errno == errno.ELOOP:
             raise _Failure(_path_problem(e)) from None
         raise _Failure(f"cannot read the file: {e.strerror}; check its permissions") from None
-    text = _decode(data)
-    if not text.strip():
+    if not data.strip():
         raise _Failure(EMPTY)
-    return text
+    return data
 
 
 def _decode(data: bytes) -> str:
@@ -175,7 +184,8 @@ def _decode(data: bytes) -> str:
     head = data[:SNIFF_BYTES]
     controls = sum(1 for b in head if (b < 32 and b not in (9, 10, 12, 13)) or b == 127)
     if b"\x00" in head or controls > 0.1 * len(head):
-        raise _Failure("binary file, not text; give a .txt, .md, .html or .json text file")
+        raise _Failure("binary file, not text; give a .txt, .md, .html or .json text file "
+                       "(or a .pdf or .docx under its own name)")
     bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     try:
         return data[bom:].decode("utf-8")
@@ -200,8 +210,9 @@ def _read_sidecar(path: Path) -> dict[str, str]:
         raise _Failure(f'{where} must be a JSON object such as {{"source": "Daily Mail"}}')
     out: dict[str, str] = {}
     for key, value in data.items():
-        if key not in ("title", "source", "url", "date"):
-            log.warning("%s: ignoring unknown key %r (known: title, source, url, date)", side, key)
+        if key not in ("title", "source", "url", "date", "author"):
+            log.warning("%s: ignoring unknown key %r (known: title, source, url, date, author)",
+                        side, key)
         elif isinstance(value, str):
             if value.strip():
                 out[key] = value.strip()
@@ -225,6 +236,32 @@ def _load_document(path: Path, ext: str, raw: str, sidecar: dict[str, str]) -> A
     return _article(text, {**meta, **sidecar}, path.resolve(), "")
 
 
+def _load_binary(path: Path, ext: str, data: bytes, sidecar: dict[str, str]) -> Article:
+    """One article from a .pdf (with where each page starts) or a .docx."""
+    pages: tuple[int, ...] = ()
+    if ext == ".pdf":
+        try:
+            pdf = read_pdf(data)
+        except PdfProblem as e:
+            raise _Failure(str(e)) from None
+        if sum(len(p.strip()) for p in pdf.pages) < MIN_CHARS_PER_PAGE * max(1, len(pdf.pages)):
+            raise _Failure("the PDF has no text layer (a scan or images of pages); run it "
+                           "through OCR (e.g. `ocrmypdf in.pdf out.pdf`) and add the result")
+        text, pages = pdf_text(pdf.pages)
+        found = {"title": pdf.title, "author": pdf.author, "date": pdf.date}
+    else:
+        try:
+            doc = read_docx(data)
+        except DocxProblem as e:
+            raise _Failure(str(e)) from None
+        text = clean_text(doc.text)
+        found = {"title": doc.title, "author": doc.author, "date": doc.date}
+    if not text.strip():
+        raise _Failure(EMPTY)
+    meta = {k: v for k, v in found.items() if v}
+    return _article(text, {**meta, **sidecar}, path.resolve(), "", pages=pages)
+
+
 def _from_html(html: str) -> tuple[str, dict[str, str]]:
     """Main text and metadata of a web page, both by trafilatura (never by our own regexes)."""
     try:
@@ -239,7 +276,8 @@ def _from_html(html: str) -> tuple[str, dict[str, str]]:
         raise _Failure("no article text found in the HTML (only navigation, links or short "
                        "labels); save the article page itself, or paste its text into a .txt "
                        "file")
-    pairs = {"title": "title", "date": "date", "source": "sitename", "url": "url"}
+    pairs = {"title": "title", "date": "date", "source": "sitename", "url": "url",
+             "author": "author"}
     found = {key: getattr(doc, attr, None) for key, attr in pairs.items()}
     return clean_text(body), {k: v.strip() for k, v in found.items() if isinstance(v, str)}
 
@@ -335,7 +373,8 @@ def _record_fields(item: Any, n: int) -> dict[str, str]:
     return out
 
 
-def _article(text: str, meta: dict[str, str], resolved: Path, suffix: str) -> Article:
+def _article(text: str, meta: dict[str, str], resolved: Path, suffix: str,
+             pages: tuple[int, ...] = ()) -> Article:
     """The Article: id = url, else resolved path (+ `#N`); hash = sha256 of the stored text."""
     url = meta.get("url", "")
     title = meta.get("title") or _first_line_title(text)
@@ -347,6 +386,8 @@ def _article(text: str, meta: dict[str, str], resolved: Path, suffix: str) -> Ar
             url=url,
             date=_norm_date(meta.get("date", "")),
             path=str(resolved),
+            author=_trim(meta.get("author", "")),
+            pages=pages,
         ),
         text=text,
         content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),

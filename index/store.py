@@ -28,7 +28,7 @@ import numpy as np
 from index.catalog import Catalog
 from index.errors import QAError, StoreDamagedError, StoreError, StoreMismatchError
 from index.iolock import IoLock, NoLock
-from index.types import Article, ArticleInfo, ArticleMeta, Chunk
+from index.types import Article, ArticleInfo, ArticleMeta, Chunk, pages_from_str, pages_to_str
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +49,17 @@ def _meta_to_record(a: Article, n_chunks: int) -> dict[str, Any]:
     m = a.meta
     return {
         "title": m.title, "source": m.source, "url": m.url, "date": m.date, "path": m.path,
+        "author": m.author, "pages": pages_to_str(m.pages),
         "content_hash": a.content_hash, "n_chunks": n_chunks,
     }
+
 
 
 def stored_from_record(article_id: str, md: dict[str, Any]) -> StoredArticle:
     meta = ArticleMeta(
         article_id=article_id, title=str(md.get("title", "")), source=str(md.get("source", "")),
         url=str(md.get("url", "")), date=str(md.get("date", "")), path=str(md.get("path", "")),
+        author=str(md.get("author", "")), pages=pages_from_str(md.get("pages", "")),
     )
     return StoredArticle(meta, str(md.get("content_hash", "")), int(md.get("n_chunks", 0)))
 

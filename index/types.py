@@ -6,6 +6,7 @@ the bottom, so `index/` never imports from `qa/`; `qa.types` re-exports them.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 
 
@@ -19,6 +20,23 @@ class ArticleMeta:
     url: str = ""
     date: str = ""  # as given (ISO when we could tell), "" when unknown
     path: str = ""  # the file it came from
+    author: str = ""  # the byline, when known
+    pages: tuple[int, ...] = ()  # a paginated source (PDF): where each page starts in the text
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page holding character `offset` of the text; None when not paginated."""
+        if not self.pages:
+            return None
+        return max(1, bisect_right(self.pages, offset))
+
+
+def pages_to_str(pages: tuple[int, ...]) -> str:
+    """Page starts as stored (Chroma metadata and the catalog hold scalars): "0,1834,3920"."""
+    return ",".join(map(str, pages))
+
+
+def pages_from_str(value: object) -> tuple[int, ...]:
+    return tuple(int(x) for x in str(value or "").split(",") if x.strip().isdigit())
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,11 @@ class Citation:
     score: float  # the retrieval score of the passage the quote came from
     support: float = 0.0  # how well the quote supports the claim it is attached to (0..1)
 
+    @property
+    def page(self) -> int | None:
+        """The page the quote starts on, for a paginated source (PDF); else None."""
+        return self.article.page_at(self.start)
+
 
 @dataclass(frozen=True)
 class SentenceCheck:

@@ -243,6 +243,9 @@ def _where_html(meta: ArticleMeta, start: int | None = None, end: int | None = N
         )
     else:
         where = f'<span class="qa-path">{esc(meta.path or meta.article_id)}</span>'
+    page = meta.page_at(start) if start is not None else None
+    if page is not None:
+        where += f' <span class="qa-page">p. {page}</span>'
     if start is not None and end is not None:
         where += f' <span class="qa-chars">chars {start}–{end}</span>'
     return where
@@ -409,7 +412,7 @@ def answer_payload(ans: Answer) -> dict[str, Any]:
     def meta(m: ArticleMeta) -> dict[str, str]:
         # "file", not "path": gradio_client takes any dict with a "path" key for a file to fetch
         return {"article_id": m.article_id, "title": m.title, "source": m.source,
-                "date": m.date, "url": m.url, "file": m.path}
+                "date": m.date, "url": m.url, "file": m.path, "author": m.author}
 
     return {
         "question": ans.question,
@@ -418,7 +421,7 @@ def answer_payload(ans: Answer) -> dict[str, Any]:
         "mode": ans.mode,
         "citations": [
             {"number": c.number, **meta(c.article), "chunk_id": c.chunk_id,
-             "start": c.start, "end": c.end, "quote": c.quote, "score": c.score}
+             "start": c.start, "end": c.end, "page": c.page, "quote": c.quote, "score": c.score}
             for c in ans.citations
         ],
         "passages": [

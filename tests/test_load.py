@@ -161,7 +161,7 @@ def test_folder_walk(tmp_path: Path) -> None:
     write(root / ".hidden.txt", "hidden")
     write(root / ".git" / "x.txt", "hidden folder")
     write(root / "b.txt.meta.json", json.dumps({"source": "S"}))
-    write(root / "notes.pdf", b"%PDF-1.4 not supported")
+    write(root / "notes.xlsx", b"PK\x03\x04 not supported")
     write(root / "README", "no extension")
     loaded, failed = load_paths([root])
     assert failed == []
@@ -186,7 +186,7 @@ def test_sample_articles() -> None:
 def test_failures_beside_good_files(tmp_path: Path) -> None:
     good = write(tmp_path / "good.txt", BODY)
     bad = {
-        "pdf": write(tmp_path / "x.pdf", b"%PDF-1.4"),
+        "xlsx": write(tmp_path / "x.xlsx", b"PK\x03\x04"),
         "empty": write(tmp_path / "empty.txt", b""),
         "blank": write(tmp_path / "blank.md", " \n\t\n"),
         "promo": write(tmp_path / "promo.txt", "CLICK HERE TO GET THE APP\nAdvertisement\n"),
@@ -207,7 +207,7 @@ def test_failures_beside_good_files(tmp_path: Path) -> None:
     assert len(result[1]) == len(bad) + 1
     reason = {k: failure(result, str(p)) for k, p in bad.items()}
     assert failure(result, missing) == "no such file or folder; check the path"
-    assert reason["pdf"] == "unsupported file type .pdf; supported: " + ", ".join(SUPPORTED)
+    assert reason["xlsx"] == "unsupported file type .xlsx; supported: " + ", ".join(SUPPORTED)
     assert reason["empty"] == reason["blank"] == reason["promo"] == "empty: no text after clean-up"
     assert reason["nul"].startswith("binary file, not text")
     assert reason["ctrl"].startswith("binary file, not text")
@@ -284,8 +284,8 @@ def test_empty_folder_and_load_file(tmp_path: Path) -> None:
         "folder has no supported files")
     ok, bad = load_file(write(tmp_path / "a.txt", BODY), 1000)
     assert bad == [] and ok[0].article.text == BODY
-    ok, bad = load_file(tmp_path / "a.pdf", 1000)
-    assert ok == [] and bad[0].reason.startswith("unsupported file type .pdf")
+    ok, bad = load_file(tmp_path / "a.xlsx", 1000)
+    assert ok == [] and bad[0].reason.startswith("unsupported file type .xlsx")
 
 
 def test_hash_stable_and_ids(tmp_path: Path) -> None:

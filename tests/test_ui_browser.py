@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT, free_port, make_bot
+from tests.documents import PDF_ANSWER, PDF_QUESTION, harbour_pdf, press_release_docx
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -284,19 +285,61 @@ def test_uploaded_article_is_answered_from_and_can_be_deleted(
     assert "Marisol" not in bot.ask(UPLOAD_QUESTION).text
 
 
+def test_pdf_and_docx_uploads_are_ingested_and_the_pdf_page_is_cited(
+        tab: Page, served: dict[str, Any]) -> None:
+    up = served["tmp"] / "to-upload-docs"
+    up.mkdir(exist_ok=True)
+    files = [harbour_pdf(up / "harbour-report.pdf"), press_release_docx(up / "release.docx")]
+    pg = tab.page
+    pg.get_by_role("tab", name="Library").click()
+    pg.locator("#qa-upload").wait_for(state="visible")
+    for attempt in range(3):  # see test_uploaded_article_is_answered_from_and_can_be_deleted
+        pg.set_input_files("#qa-upload input[type=file]", [str(f) for f in files])
+        try:
+            pg.wait_for_function("() => document.querySelector('#qa-upload').innerText"
+                                 ".includes('release.docx')", timeout=10_000)
+            break
+        except Exception:
+            if attempt == 2:
+                raise
+    pg.click("#qa-ingest")
+    pg.wait_for_function(
+        "() => document.querySelector('#qa-report').innerText.includes('2 added')",
+        timeout=60_000)
+    report = pg.locator("#qa-report").inner_text()
+    assert "harbour-report.pdf" in report and "release.docx" in report
+    pg.wait_for_function(
+        "() => document.querySelector('#qa-library').innerText.includes('Harbour Board')")
+    tab.shot("ui-upload-pdf-docx")
+
+    pg.get_by_role("tab", name="Chat").click()
+    text = tab.ask(PDF_QUESTION, 1)
+    assert PDF_ANSWER in text and "[1]" in text
+    pg.locator('#qa-chat .qa-cite[data-n="1"]').first.click()
+    card = pg.locator("#qa-src-0-1")
+    where = card.locator(".qa-where").inner_text()
+    assert "harbour-report.pdf" in where and "p. 3" in where
+    assert PDF_ANSWER in card.locator("mark.qa-hl").inner_text()
+    tab.shot("ui-pdf-citation")
+    bot = served["bot"]
+    for info in bot.articles():  # leave the shared store as the other tests expect it
+        if info.meta.path.endswith(("harbour-report.pdf", "release.docx")):
+            bot.delete_article(info.meta.article_id)
+
+
 def test_unsupported_upload_type_is_refused_with_a_reason(tab: Page, served: dict[str, Any]
                                                           ) -> None:
     """The browser refuses it before upload, naming the allowed types (server-side staging
     refuses it too: see test_ui_render.test_upload_staging_rejects_and_restores)."""
-    bad = served["tmp"] / "scan.pdf"
-    bad.write_bytes(b"%PDF-1.4 not an article")
+    bad = served["tmp"] / "sheet.xlsx"
+    bad.write_bytes(b"PK\x03\x04 not an article")
     n_before = len(served["bot"].articles())
     pg = tab.page
     pg.get_by_role("tab", name="Library").click()
     pg.set_input_files("#qa-upload input[type=file]", [str(bad)])
     pg.wait_for_function(
-        "() => document.body.innerText.includes('Invalid file type: scan.pdf. Only .txt, .md, "
-        ".html, .htm, .json, .jsonl allowed.')", timeout=15_000)
+        "() => document.body.innerText.includes('Invalid file type: sheet.xlsx. Only .txt, .md, "
+        ".html, .htm, .pdf, .docx, .json, .jsonl allowed.')", timeout=15_000)
     tab.shot("ui-bad-upload")
     pg.click("#qa-ingest")
     pg.wait_for_function(

@@ -338,17 +338,17 @@ def test_upload_staging_rejects_and_restores(tmp_path: Path) -> None:
     src.mkdir()
     (src / "ok.txt").write_text("new text", encoding="utf-8")
     (src / "big.md").write_text("x" * 1001, encoding="utf-8")
-    (src / "doc.pdf").write_bytes(b"%PDF")
+    (src / "sheet.xlsx").write_bytes(b"PK\x03\x04")
     (src / "dup.txt").write_text("dup", encoding="utf-8")
     up = uploads_dir(settings)
     up.mkdir(parents=True)
     (up / "ok.txt").write_text("old text", encoding="utf-8")  # an earlier upload, stored
     staged, rejected = _stage_uploads([str(src / n) for n in
-                                       ("ok.txt", "big.md", "doc.pdf", "dup.txt")], settings)
+                                       ("ok.txt", "big.md", "sheet.xlsx", "dup.txt")], settings)
     assert [p.name for p, _ in staged] == ["ok.txt", "dup.txt"]
     reasons = dict(rejected)
     assert reasons["big.md"] == "1.0 kB is over the 1.0 kB limit (QA_MAX_FILE_BYTES)"
-    assert "unsupported type .pdf" in reasons["doc.pdf"]
+    assert "unsupported type .xlsx" in reasons["sheet.xlsx"]
     assert (up / "ok.txt").read_text(encoding="utf-8") == "new text"
     _unstage_failures(staged, {str(up / "ok.txt"): "failed", str(up / "dup.txt"): "duplicate"})
     assert (up / "ok.txt").read_text(encoding="utf-8") == "old text"  # nothing stored is lost
