@@ -134,3 +134,47 @@ def test_qa_ingests_a_pdf_and_a_docx_and_cites_the_pdf_page(tmp_path: Path) -> N
     assert re.search(r"failed +\S*locked\.pdf: the PDF is encrypted", r.stdout), r.stdout
     assert "0 added, 0 updated, 2 unchanged" in r.stdout
     assert run_cli(["articles", "--store", store]).stdout == before
+
+
+def test_pages_and_byline_are_stored_and_survive_a_catalog_made_before_them(
+        tmp_path: Path) -> None:
+    import sqlite3
+
+    from index.catalog import Catalog
+
+    a = load_one(rewrite_pdf(harbour_pdf(tmp_path / "h.pdf"), tmp_path / "m.pdf",
+                             metadata={"/Author": "Harbour Board secretariat"}))
+    # a catalog file written before articles had a byline or pages
+    old = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(old)
+    db.executescript(
+        "CREATE TABLE articles (article_id TEXT PRIMARY KEY, title TEXT NOT NULL, source TEXT NOT"
+        " NULL, url TEXT NOT NULL, date TEXT NOT NULL, path TEXT NOT NULL, content_hash TEXT NOT "
+        "NULL, n_chunks INTEGER NOT NULL, text TEXT NOT NULL, updated REAL NOT NULL);"
+        "INSERT INTO articles VALUES ('kept', 'Kept', 'Courier', '', '', '/k.txt', 'h', 1, "
+        "'Kept text.', 0);")
+    db.commit()
+    db.close()
+    cat = Catalog(old)
+    try:
+        kept, text = cat.article("kept") or (None, "")
+        assert kept is not None and kept.meta.title == "Kept" and text == "Kept text."
+        assert (kept.meta.author, kept.meta.pages) == ("", ())
+        cat.put([(a, [])])
+        got, _ = cat.article(a.article_id) or (None, "")
+        assert got is not None and got.meta == a.meta  # byline and page starts included
+        assert {c.meta.article_id for c in cat.articles()} == {"kept", a.article_id}
+    finally:
+        cat.close()
+
+
+def test_the_store_keeps_pages_and_byline(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import make_bot
+
+    pdf = rewrite_pdf(harbour_pdf(tmp_path / "h.pdf"), tmp_path / "report.pdf",
+                      metadata={"/Author": "Harbour Board secretariat"})
+    with make_bot(tmp_path / "store", embedder) as bot:
+        bot.ingest([str(pdf)])
+        ans = bot.ask(PDF_QUESTION)
+        assert not ans.refused and ans.citations[0].page == 3
+        assert ans.citations[0].article.author == "Harbour Board secretariat"
