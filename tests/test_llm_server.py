@@ -452,3 +452,58 @@ def test_openai_itself_streams_with_usage() -> None:
     done = items[-1]
     assert isinstance(done, Completion) and done.usage_reported and done.prompt_tokens > 0
     assert "OK" in done.text.upper()
+
+
+# -- a llama-index LLM as the model ------------------------------------------------------------
+def openai_like(url: str) -> Any:
+    from llama_index.llms.openai_like import OpenAILike
+
+    return OpenAILike(model="smollm2", api_base=url, api_key="not-needed", is_chat_model=True,
+                      context_window=4096, max_tokens=48, timeout=120, max_retries=0)
+
+
+def test_query_engine_with_a_llama_index_llm_over_the_real_server(  # type: ignore[no-untyped-def]
+        llm_server: LlamaServer, sample_bot) -> None:
+    engine = sample_bot.as_query_engine(llm=openai_like(llm_server.url), top_k=2)
+    resp = engine.query(ANSWERABLE)
+    assert resp.metadata["mode"] == "llm:smollm2" and resp.metadata["refused"] is False
+    assert resp.response.endswith("[1].")  # the server's grammar makes it cite [1]
+    assert len(resp.source_nodes) == 1
+    node = resp.source_nodes[0].node
+    (c,) = node.metadata["citations"]
+    assert c["number"] == 1 and c["quote"] in node.text
+    text = sample_bot.article_text(node.metadata["article_id"])
+    assert text[c["start"]:c["end"]] == c["quote"]
+    assert text[node.start_char_idx:node.end_char_idx] == node.text
+
+
+def test_a_failing_llama_index_llm_falls_back_to_the_extractive_answer(  # type: ignore[no-untyped-def]
+        sample_bot) -> None:
+    resp = sample_bot.as_query_engine(llm=openai_like(f"http://127.0.0.1:{free_port()}/v1")
+                                      ).query(ANSWERABLE)
+    assert resp.metadata["mode"] == "extractive" and not resp.metadata["refused"]
+    assert resp.source_nodes and any("llama-index LLM smollm2 failed" in w
+                                     for w in resp.metadata["warnings"])
+
+
+def test_the_readme_llama_index_example_runs_as_written(  # type: ignore[no-untyped-def]
+        llm_server: LlamaServer, tmp_path: Path, sample_dir: Path) -> None:
+    from tests.test_cli import run_cli
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- llama-index example: tests/test_llm_server.py runs this block -->",
+                         1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    store = str(tmp_path / "store")
+    assert run_cli(["ingest", str(sample_dir), "--store", store, "-q"]).returncode == 0
+    script = tmp_path / "example.py"
+    script.write_text(block, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QA_", "OPENAI_"))}
+    env.update(QA_STORE_PATH=store, OPENAI_BASE_URL=llm_server.url, QA_LLM_MODEL="smollm2",
+               ANONYMIZED_TELEMETRY="False", PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    r = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True,
+                       timeout=300, check=False)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert sum(bool(re.match(r"^\d\.\d{3} .+ \[\d+:\d+\]$", ln)) for ln in lines) == 3, r.stdout
+    assert any(re.match(r"^.+ \[1\]\.$", ln) for ln in lines), r.stdout  # the grammar's answer
+    assert any(ln.startswith("[1] ") and ": " in ln for ln in lines), r.stdout
