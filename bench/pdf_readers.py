@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from index.pdf_text import pages_pypdf, pages_pypdfium2, pdf_text  # noqa: E402
+from index.pdf_text import pages_pypdf, pages_pypdfium2, pdf_text
 
 BBC = ROOT.parent / "shared" / "corpora" / "bbc-news" / "news"
 HEADER = "The Example Courier — Archive copy"

@@ -14,18 +14,24 @@ CHROMIUM = "/usr/bin/chromium"
 # Three pages, each with its own facts; only page 3 says who will chair the inquiry.
 PDF_TITLE = "Harbour Board annual report"
 PDF_PAGES = (
-    ("The Harbour Board of Port Quellin met eleven times during the year and approved a new "
-     "budget for dredging the eastern channel.",
-     "Freight through the port rose by a fifth, driven by timber shipments to the northern "
-     "mills, and the board hired fourteen new pilots."),
-    ("The ferry to Tresk Island ran on 340 days; storms cancelled the rest. The board "
-     "replaced the ferry's two engines in the spring at a cost of 2.4 million crowns.",
-     "Passenger numbers on the Tresk ferry reached 210,000, the highest since the route "
-     "opened."),
-    ("After the collapse of the north pier in October, the board appointed the engineer "
-     "Odalys Verhaegen to chair the independent inquiry into the collapse.",
-     "The inquiry will report to the board by the end of next March, and the north pier "
-     "stays closed until it does."),
+    (
+        ("The Harbour Board of Port Quellin met eleven times during the year and approved "
+         "a new budget for dredging the eastern channel."),
+        ("Freight through the port rose by a fifth, driven by timber shipments to the "
+         "northern mills, and the board hired fourteen new pilots."),
+    ),
+    (
+        ("The ferry to Tresk Island ran on 340 days; storms cancelled the rest. The board "
+         "replaced the ferry's two engines in the spring at a cost of 2.4 million crowns."),
+        ("Passenger numbers on the Tresk ferry reached 210,000, the highest since the "
+         "route opened."),
+    ),
+    (
+        ("After the collapse of the north pier in October, the board appointed the "
+         "engineer Odalys Verhaegen to chair the independent inquiry into the collapse."),
+        ("The inquiry will report to the board by the end of next March, and the north "
+         "pier stays closed until it does."),
+    ),
 )
 PDF_QUESTION = "Who will chair the inquiry into the pier collapse?"
 PDF_ANSWER = "Odalys Verhaegen"
@@ -85,9 +91,10 @@ def blank_pdf(out: Path, pages: int = 2) -> Path:
 
 DOCX_TITLE = "Council press release: the Millbrook library"
 DOCX_PARAS = (
-    "The council will reopen the Millbrook library on 2 June after a two-year rebuild.",
-    "The new building has a roof garden and a children's wing named after the author Ines "
-    "Tavistock, who grew up on the estate.",
+    ("The council will reopen the Millbrook library on 2 June after a two-year "
+     "rebuild."),
+    ("The new building has a roof garden and a children's wing named after the author "
+     "Ines Tavistock, who grew up on the estate."),
 )
 DOCX_HEADER = "EMBARGOED UNTIL 09:00 — Millbrook Borough Council"
 
