@@ -29,13 +29,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-import index.chunk  # noqa: E402
-import qa.retrieve  # noqa: E402
-from eval.harness import run_eval  # noqa: E402
-from eval.subset import subset_corpus  # noqa: E402
-from index.chunk import chunk_id  # noqa: E402
-from index.types import Article, Chunk  # noqa: E402
-from qa.settings import Settings  # noqa: E402
+import index.chunk
+import qa.retrieve
+from eval.harness import run_eval
+from eval.subset import subset_corpus
+from index.chunk import chunk_id
+from index.types import Article, Chunk
+from qa.settings import Settings
 
 BBC = (ROOT.parent / "shared" / "corpora" / "bbc-news" / "news").resolve()
 SETS = {  # name: (gold, corpus; "bbc" = the subset of the BBC corpus for that gold file)
