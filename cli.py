@@ -9,7 +9,9 @@ Only this edge turns library errors into messages and exit codes (1: a QAError, 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -18,8 +20,12 @@ from typing import Any
 from qa.errors import QAError
 from qa.terminal import (
     add_settings_args,
+    article_record,
+    cut,
     print_report,
+    printable,
     settings_from_args,
+    short_id,
     tell_wait,
 )
 from qa.types import Answer
@@ -100,8 +106,17 @@ def _ask_one(bot: Any, question: str, history: Sequence[str], stream: bool) -> A
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
+    words = args.question
+    if len(words) > 1 and any(len(w.split()) > 1 for w in words):
+        # `qa ask "Q1" "Q2"`: two questions, or a follow-up and its earlier turn? Say which is
+        # which instead of guessing; unquoted words (`qa ask Who is Baldoni?`) are one question.
+        shown = " ".join(f'"{w}"' for w in words)
+        print(f"error: qa ask takes one question, and got {len(words)}: {shown}. Ask them one "
+              "at a time; for a follow-up, give the earlier question with --history: qa ask "
+              f'--history "{words[0]}" "{words[-1]}" (or use qa chat)', file=sys.stderr)
+        return 2
     with _open(args) as bot:
-        _ask_one(bot, " ".join(args.question), args.history or [], args.stream)
+        _ask_one(bot, " ".join(words), args.history or [], args.stream)
         return 0
 
 
@@ -130,20 +145,36 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_articles(args: argparse.Namespace) -> int:
     with _open(args) as bot:
         infos = bot.articles()
+        if args.json:
+            print(json.dumps([article_record(i) for i in infos], indent=2, ensure_ascii=False))
+            return 0
         if not infos:
             print(f"No articles in {bot.settings.store_label}. Ingest some: qa ingest data/articles/")
             return 0
-        print(f"{'title':60}  {'source':18}  {'date':10}  chunks  id")
+        width = max(60, shutil.get_terminal_size((100, 24)).columns)
+        src_w = min(20, max((len(i.meta.source) for i in infos), default=6))
+        src_w = max(src_w, len("source"))
+        title_w = width - (8 + 2 + 10 + 2 + src_w + 2 + 8 + 2)
+        print(f"{'id':8}  {'date':10}  {'source':{src_w}}  {'passages':>8}  title")
         for i in infos:
             m = i.meta
-            print(f"{m.title[:60]:60}  {m.source[:18]:18}  {m.date[:10]:10}  {i.n_chunks:6}  {m.article_id}")
-        print(f"{len(infos)} articles, {sum(i.n_chunks for i in infos)} chunks")
+            print(f"{short_id(m.article_id):8}  {m.date[:10] or '–':10}  "
+                  f"{cut(m.source or '–', src_w):{src_w}}  {i.n_chunks:8}  "
+                  f"{printable(cut(m.title, max(20, title_w)))}")
+        print(f"{len(infos)} articles, {sum(i.n_chunks for i in infos)} passages "
+              "(`qa delete ID` takes the id shown; `qa articles --json` gives full ids and paths)")
         return 0
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
     with _open(args) as bot:
-        missing = [a for a in args.article_ids if not bot.delete_article(a)]
+        stored = [i.meta.article_id for i in bot.articles()]
+        missing = []
+        for given in args.article_ids:
+            matches = [a for a in stored if a == given] or [
+                a for a in stored if short_id(a) == given]
+            if len(matches) != 1 or not bot.delete_article(matches[0]):
+                missing.append(given)
         for a in missing:
             print(f"not stored: {a} (see `qa articles` for ids)", file=sys.stderr)
         return 1 if missing else 0
@@ -237,48 +268,61 @@ def cmd_ui(args: argparse.Namespace) -> int:
                    ingest_paths=args.ingest or [])
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("article-qa")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qa", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"qa (article-qa) {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("ingest", help="add or update articles (files or folders)")
     s.add_argument("paths", nargs="+")
     s.add_argument("--prune", action="store_true", help="remove articles whose files are gone")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    add_settings_args(s)
+    add_settings_args(s, answers=False)
     s.set_defaults(func=cmd_ingest)
 
-    s = sub.add_parser("ask", help="answer one question")
-    s.add_argument("question", nargs="+")
+    s = sub.add_parser("ask", help="answer one question", description="Answer one question "
+                       "(quote it). A follow-up names its earlier questions with --history.")
+    s.add_argument("question", nargs="+", help="the question, e.g. \"Who is Baldoni's lawyer?\"")
     s.add_argument("--history", action="append", help="an earlier question (repeatable)")
     s.add_argument("--stream", action="store_true", help="print the answer as it comes")
-    add_settings_args(s)
+    add_settings_args(s, chunking=False)
     s.set_defaults(func=cmd_ask)
 
     s = sub.add_parser("chat", help="multi-turn questions in the terminal")
-    add_settings_args(s)
+    add_settings_args(s, chunking=False)
     s.set_defaults(func=cmd_chat)
 
     s = sub.add_parser("articles", help="list the indexed articles")
-    add_settings_args(s)
+    s.add_argument("--json", action="store_true",
+                   help="every article as JSON (full id, title, source, date, author, url, file)")
+    add_settings_args(s, answers=False, chunking=False)
     s.set_defaults(func=cmd_articles)
 
-    s = sub.add_parser("delete", help="remove articles by id")
+    s = sub.add_parser("delete", help="remove articles by id (as `qa articles` shows it, or full)")
     s.add_argument("article_ids", nargs="+")
-    add_settings_args(s)
+    add_settings_args(s, answers=False, chunking=False)
     s.set_defaults(func=cmd_delete)
 
     s = sub.add_parser("check", help="check the store: every vector, passage and span")
-    add_settings_args(s)
+    add_settings_args(s, answers=False, chunking=False)
     s.set_defaults(func=cmd_check)
 
     s = sub.add_parser("repair", help="rebuild a damaged store from its stored texts")
-    add_settings_args(s)
+    add_settings_args(s, answers=False)
     s.set_defaults(func=cmd_repair)
 
     s = sub.add_parser("serve", help="share an embedded store with other processes (keep it "
                        "running; `qa ui` does the same)")
-    add_settings_args(s)
+    add_settings_args(s, answers=False, chunking=False)
     s.set_defaults(func=cmd_serve)
 
     s = sub.add_parser("ui", help="the browser chat (Gradio)")

@@ -6,6 +6,7 @@ Subprocess runs (`python -m cli`) exercise the real entry point end to end; in-p
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -17,6 +18,7 @@ import pytest
 
 import qa.api
 from cli import main as qa_main
+from qa.terminal import cut
 from tests.conftest import ROOT, make_bot
 
 LIMIT = 240  # seconds for one CLI subprocess on a busy 2-core machine
@@ -91,11 +93,53 @@ def test_articles_lists_the_store(store: str, capsys: pytest.CaptureFixture[str]
     assert qa_main(["articles", "--store", store]) == 0
     out = capsys.readouterr().out
     lines = out.strip().splitlines()
-    assert lines[0].split() == ["title", "source", "date", "chunks", "id"]
+    assert lines[0].split() == ["id", "date", "source", "passages", "title"]
     assert len(lines) == 5
     assert "Daily Mail" in out and "Fox News Digital" in out
-    m = re.search(r"^3 articles, (\d+) chunks$", out, re.MULTILINE)
-    assert m and int(m.group(1)) == sum(int(ln.split()[-2]) for ln in lines[1:4])
+    assert "/" not in "".join(ln.split()[0] for ln in lines[1:4])  # short ids, not paths
+    assert str(Path(store).parent) not in out and ".txt" not in out
+    m = re.search(r"^3 articles, (\d+) passages ", out, re.MULTILINE)
+    counts = [int(re.findall(r"\s(\d+)\s", ln)[-1]) for ln in lines[1:4]]
+    assert m and int(m.group(1)) == sum(counts)
+    # a title that does not fit is cut at a word boundary, with an ellipsis
+    assert cut("Blake Lively drops her claims", 20) == "Blake Lively drops…"
+    assert cut("Short title", 20) == "Short title"
+
+    assert qa_main(["articles", "--json", "--store", store]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert len(records) == 3 and all(r["file"].endswith(".txt") for r in records)
+    assert {r["short_id"] for r in records} == {ln.split()[0] for ln in lines[1:4]}
+    assert sum(r["passages"] for r in records) == int(m.group(1))
+
+
+def test_help_shows_each_command_its_own_options(capsys: pytest.CaptureFixture[str]) -> None:
+    helps = {}
+    for cmd in ("articles", "delete", "ask", "ingest"):
+        with pytest.raises(SystemExit):
+            qa_main([cmd, "--help"])
+        helps[cmd] = capsys.readouterr().out
+    for cmd in ("articles", "delete"):
+        assert "--store" in helps[cmd]
+        assert "--top-k" not in helps[cmd] and "--threshold" not in helps[cmd]
+        assert "--chunk-tokens" not in helps[cmd]
+    assert "--top-k" in helps["ask"] and "--chunk-tokens" not in helps["ask"]
+    assert "--chunk-tokens" in helps["ingest"] and "--top-k" not in helps["ingest"]
+    assert "--history" in helps["ask"] and "one question" in helps["ask"]
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        qa_main(["--version"])
+    assert e.value.code == 0
+    assert re.fullmatch(r"qa \(article-qa\) \d+\.\d+\.\d+\n", capsys.readouterr().out)
+
+
+def test_two_quoted_questions_are_a_usage_error_that_says_what_to_do(
+        store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert qa_main(["ask", "Who is Baldoni's lawyer?", "What did he say?", "--store", store]) == 2
+    err = capsys.readouterr().err
+    assert "takes one question, and got 2" in err
+    assert 'qa ask --history "Who is Baldoni\'s lawyer?" "What did he say?"' in err
 
 
 def test_ask_on_an_empty_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -144,6 +188,16 @@ def test_delete(tmp_path: Path, embedder: Any, capsys: pytest.CaptureFixture[str
     assert qa_main(["delete", "no-such-id", "--store", store]) == 1
     assert "not stored: no-such-id" in capsys.readouterr().err
     assert qa_main(["delete", info.meta.article_id, "--store", store]) == 0
+    assert qa_main(["articles", "--store", store]) == 0
+    assert "No articles in" in capsys.readouterr().out
+    # by the short id `qa articles` shows
+    bot.ingest([sample_dir / "001_aaba62a0722ea775.txt"])
+    [info] = bot.articles()
+    bot.close()
+    assert qa_main(["articles", "--store", store]) == 0
+    shown = capsys.readouterr().out.splitlines()[1].split()[0]
+    assert len(shown) == 8 and shown != info.meta.article_id
+    assert qa_main(["delete", shown, "--store", store]) == 0
     assert qa_main(["articles", "--store", store]) == 0
     assert "No articles in" in capsys.readouterr().out
 
