@@ -114,6 +114,18 @@ def _stage_uploads(files: Sequence[str], settings: Settings
     return staged, rejected
 
 
+def _remove_upload(path: str, other_paths: Sequence[str], settings: Settings) -> None:
+    """Delete our stored copy of an upload once no stored article comes from it any more (an
+    article's id may be its URL, and a JSONL upload holds many articles: `FILE#N`)."""
+    p = Path(path.split("#", 1)[0])
+    up = uploads_dir(settings).resolve()
+    if p.parent.resolve() != up or not p.is_file():
+        return
+    if any(Path(o.split("#", 1)[0]) == p for o in other_paths):
+        return
+    p.unlink()
+
+
 def _remove_gradio_uploads(files: Sequence[str]) -> None:
     """Delete Gradio's temporary copies of uploaded files (never a file outside its folder)."""
     from gradio.utils import get_upload_folder
@@ -359,10 +371,12 @@ class ChatController:
             return (gr.update(visible=False), "Pick an article to delete.",
                     *self.refresh_library(query))
         with self.write_lock:
+            infos = self.bot.articles()
+            file = next((i.meta.path for i in infos if i.meta.article_id == article_id), "")
             ok = self.bot.delete_article(article_id)
-        p = Path(article_id)
-        if ok and p.parent == uploads_dir(self.settings) and p.exists():
-            p.unlink()  # our own copy of an upload goes with it
+            if ok and file:
+                _remove_upload(file, [i.meta.path for i in infos
+                                      if i.meta.article_id != article_id], self.settings)
         msg = "Deleted." if ok else "That article was already gone."
         return (gr.update(visible=False), msg, *self.refresh_library(query))
 

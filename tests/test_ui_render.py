@@ -503,3 +503,45 @@ def test_a_jsonl_upload_keeps_its_stored_file(tmp_path: Path, embedder) -> None:
     kept = uploads_dir(settings) / "wire.jsonl"
     assert kept.exists() and kept.read_bytes() == src.read_bytes()
     bot.close()
+
+
+def test_deleting_uploaded_articles_removes_their_stored_files(tmp_path: Path, embedder  # type: ignore[no-untyped-def]
+                                                               ) -> None:
+    """Whatever the article's id (its URL, a JSONL record's FILE#N, a path), deleting the last
+    article of an uploaded file deletes our copy of it; no file is left under the store."""
+    import json as _json
+
+    from qa import Assistant, Settings
+    from ui import ChatController, uploads_dir
+
+    settings = Settings(store_path=str(tmp_path / "store"))
+    bot = Assistant.open(settings, embedder=embedder)
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "wire.jsonl").write_text("".join(
+        _json.dumps({"title": f"Story {i}", "text": f"Story {i}. The ferry to Osk {i} was late."})
+        + "\n" for i in range(2)), encoding="utf-8")
+    (src / "page.html").write_text(
+        "<html><head><title>Harbour news</title><link rel='canonical' href='https://news.test/"
+        "harbour'></head><body><article><p>The harbour master of Port Quellin said on Monday "
+        "that the new ferry would sail from the eastern quay from next spring, weather "
+        "permitting, and that fares would not rise this year.</p></article></body></html>",
+        encoding="utf-8")
+    (src / "note.txt").write_text("The Osk lighthouse was repainted in May by volunteers.",
+                                  encoding="utf-8")
+    ctl = ChatController(bot, settings)
+    ctl.ingest_uploads([str(p) for p in sorted(src.iterdir())], None)
+    up = uploads_dir(settings)
+    assert sorted(p.name for p in up.iterdir()) == ["note.txt", "page.html", "wire.jsonl"]
+    by_file: dict[str, list[str]] = {}
+    for info in bot.articles():
+        by_file.setdefault(Path(info.meta.path.split("#")[0]).name, []).append(
+            info.meta.article_id)
+    assert by_file["page.html"] == ["https://news.test/harbour"]  # its id is the URL
+    first, second = by_file["wire.jsonl"]
+    ctl.delete(first, None)
+    assert (up / "wire.jsonl").exists()  # the other record still comes from it
+    for aid in (second, *by_file["page.html"], *by_file["note.txt"]):
+        ctl.delete(aid, None)
+    assert list(up.iterdir()) == [] and bot.articles() == []
+    bot.close()
