@@ -29,6 +29,7 @@ from qa.terminal import (
     tell_wait,
 )
 from qa.types import Answer
+from qa.ui_render import offered_passages
 
 log = logging.getLogger("qa")
 
@@ -44,9 +45,10 @@ def _open(args: argparse.Namespace) -> Any:
 def format_answer(ans: Answer, show_text: bool = True) -> str:
     lines = [ans.text] if show_text else []
     if ans.refused:
-        if ans.passages:
+        near = offered_passages(ans)
+        if near:
             lines.append("\nClosest passages (you may be looking for):")
-            for p in ans.passages[:3]:
+            for p in near[:3]:
                 snippet = " ".join(p.chunk.text.split())[:160]
                 lines.append(f"  - {p.article.title[:60]} — {snippet}…")
     else:

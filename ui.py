@@ -39,6 +39,7 @@ from qa.ui_render import (
     ingest_report_html,
     library_rows,
     rejected_html,
+    scope_label,
     source_choices,
     sources_html,
 )
@@ -204,11 +205,12 @@ class ChatController:
 
     # -- chat --
     def _out(self, turns: list[ChatTurn]) -> tuple[Any, ...]:
-        """(state, chatbot, sources panel, fallback button)."""
+        """(state, chatbot, sources panel, fallback button, search-all button)."""
         last = turns[-1] if turns else None
         offer = bool(last and last.llm_failed)
+        widen = bool(last and last.refused_in_scope)
         return (turns, chat_messages(turns), sources_html(turns, self.article_text),
-                gr.update(visible=offer))
+                gr.update(visible=offer), gr.update(visible=widen))
 
     def _stream_turn(self, turns: list[ChatTurn], turn: ChatTurn, top_k: int,
                      arts: Sequence[str], srcs: Sequence[str]) -> Iterator[tuple[Any, ...]]:
@@ -249,9 +251,22 @@ class ChatController:
             yield ("", *self._out(turns))
             return
         mode = mode if (mode == "extractive" or self.llm_ok) else "extractive"
-        turn = ChatTurn(question=q, history=self.history_of(turns), requested_mode=mode)
+        scope = scope_label(list(arts or ()), list(srcs or ()), self.infos()) if (
+            arts or srcs) else ""
+        turn = ChatTurn(question=q, history=self.history_of(turns), requested_mode=mode,
+                        scope=scope)
         for out in self._stream_turn(turns, turn, top_k, arts, srcs):
             yield ("", *out)
+
+    def search_all(self, turns: list[ChatTurn], top_k: int) -> Iterator[tuple[Any, ...]]:
+        """Ask the last question again, of every article (its filter is cleared alongside)."""
+        if not turns:
+            yield self._out(turns)
+            return
+        last = turns[-1]
+        turn = ChatTurn(question=last.question, history=last.history,
+                        requested_mode=last.requested_mode)
+        yield from self._stream_turn(turns[:-1], turn, top_k, (), ())
 
     def reask_extractive(self, turns: list[ChatTurn], top_k: int, arts: list[str],
                          srcs: list[str]) -> Iterator[tuple[Any, ...]]:
@@ -260,14 +275,16 @@ class ChatController:
             yield self._out(turns)
             return
         last = turns[-1]
-        turn = ChatTurn(question=last.question, history=last.history, requested_mode="extractive")
+        turn = ChatTurn(question=last.question, history=last.history, requested_mode="extractive",
+                        scope=last.scope)
         yield from self._stream_turn(turns[:-1], turn, top_k, arts, srcs)
 
     @staticmethod
     def clear() -> tuple[Any, ...]:
-        """(state, chatbot, sources, fallback button, pending feedback, comment box, status)."""
-        return ([], [], sources_html([]), gr.update(visible=False), None,
-                gr.update(visible=False), "")
+        """(state, chatbot, sources, fallback button, search-all button, pending feedback,
+        comment box, status)."""
+        return ([], [], sources_html([]), gr.update(visible=False), gr.update(visible=False),
+                None, gr.update(visible=False), "")
 
     # -- feedback --
     def rate(self, turns: list[ChatTurn], message_index: int, liked: bool | str, top_k: int,
@@ -432,6 +449,8 @@ def build_app(assistant: Any, settings: Settings | None = None, *,
                                             for q in EXAMPLES]
                         fallback_btn = gr.Button("Answer extractively instead", visible=False,
                                                  variant="primary", elem_id="qa-fallback")
+                        search_all_btn = gr.Button("Search all articles", visible=False,
+                                                   variant="primary", elem_id="qa-search-all")
                         with gr.Group(visible=False, elem_id="qa-comment-box") as comment_box:
                             comment = gr.Textbox(label="Add a comment (optional)", lines=2,
                                                  elem_id="qa-comment",
@@ -486,7 +505,7 @@ def build_app(assistant: Any, settings: Settings | None = None, *,
 
         chat_io: dict[str, Any] = {
             "inputs": [question, turns_state, mode, top_k, art_filter, src_filter],
-            "outputs": [question, turns_state, chatbot, sources, fallback_btn],
+            "outputs": [question, turns_state, chatbot, sources, fallback_btn, search_all_btn],
         }
         private: dict[str, Any] = {"api_visibility": "private"}
         question.submit(ctl.respond, **chat_io, **private)
@@ -494,10 +513,14 @@ def build_app(assistant: Any, settings: Settings | None = None, *,
         for b, q in zip(example_btns, EXAMPLES):
             b.click(lambda q=q: q, None, question, queue=False, **private).then(
                 ctl.respond, **chat_io, **private)
+        turn_out = [turns_state, chatbot, sources, fallback_btn, search_all_btn]
         fallback_btn.click(ctl.reask_extractive, [turns_state, top_k, art_filter, src_filter],
-                           [turns_state, chatbot, sources, fallback_btn], **private)
-        clear_out = [turns_state, chatbot, sources, fallback_btn, pending_fb, comment_box,
-                     fb_status]
+                           turn_out, **private)
+        search_all_btn.click(lambda: ([], []), None, [art_filter, src_filter], queue=False,
+                             **private).then(ctl.search_all, [turns_state, top_k], turn_out,
+                                             **private)
+        clear_out = [turns_state, chatbot, sources, fallback_btn, search_all_btn, pending_fb,
+                     comment_box, fb_status]
         clear_btn.click(ctl.clear, None, clear_out, queue=False, **private)
         chatbot.clear(ctl.clear, None, clear_out, queue=False, **private)
         chatbot.like(on_like, [turns_state, top_k, art_filter, src_filter],

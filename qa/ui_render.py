@@ -43,6 +43,12 @@ class ChatTurn:
     partial: str = ""  # text streamed so far, before the final Answer arrives
     error: str = ""  # why there is no answer (e.g. the LLM failed)
     llm_failed: bool = False  # the error is an LLM failure: offer the extractive answer
+    scope: str = ""  # the search filter it was asked under, in words ("" = all articles)
+
+    @property
+    def refused_in_scope(self) -> bool:
+        """Refused while a filter was set: the other articles may say (offer to search them)."""
+        return bool(self.scope and self.answer is not None and self.answer.refused)
 
     @property
     def fell_back(self) -> bool:
@@ -101,10 +107,10 @@ def timing_label(ans: Answer) -> str:
     return ans.mode + (f" · {t:.2f} s" if t is not None else "")
 
 
-def answer_markdown(ans: Answer) -> str:
+def answer_markdown(ans: Answer, scope: str = "") -> str:
     """The chat bubble of a final answer: escaped text, [n] markers, flagged sentences."""
     if ans.refused:
-        return refused_markdown(ans)
+        return refused_markdown(ans, scope)
     flagged = [s.text for s in ans.unsupported_sentences if s.text.strip()]
     parts: list[str] = []
     rest, pos, missing = ans.text, 0, []
@@ -128,23 +134,60 @@ def answer_markdown(ans: Answer) -> str:
     return md
 
 
-def refused_markdown(ans: Answer, n: int = 3) -> str:
-    """A refusal, with the closest passages offered as 'you may be looking for'."""
-    md = escape_md(ans.text)
-    if ans.passages:
-        md += "\n\n**You may be looking for:**"
-        for p in ans.passages[:n]:
-            label = p.article.title or p.article.article_id
-            if p.article.source:
-                label += f" ({p.article.source})"
-            md += f"\n\\- *{escape_md(label)}* — “{escape_md(snippet(p.chunk.text))}”"
-    return md
+def refused_markdown(ans: Answer, scope: str = "") -> str:
+    """A refusal in one line; the closest passages are offered in the Sources panel only. Under
+    a filter it says which articles were searched, and that all of them can be."""
+    if scope:
+        return (f"**The articles searched don't say** (only {escape_md(scope)}). "
+                "**Search all articles** asks them all.")
+    near = offered_passages(ans)
+    tail = " The closest passages are in the Sources panel." if near else ""
+    return "**The articles don't say.**" + tail
+
+
+_CREDIT = re.compile(  # a photo credit or caption line, not prose that could answer
+    r"^\W*(?:photo(?:graph)?s?|pictures?|images?|credits?|illustration|video|source|"
+    r"pictured|above|below|left|right|top|inset)\b[:\s]|\((?:getty|reuters|ap|afp|pa|epa|"
+    r"shutterstock|alamy)[^)]*\)\s*$|\b(?:getty images|reuters|shutterstock|alamy|ap photo)\s*$",
+    re.IGNORECASE)
+PROSE_WORDS = 8  # a passage worth offering has a sentence at least this long that is not a credit
+
+
+def worth_offering(p: Passage) -> bool:
+    """Whether a passage is worth offering as "you may be looking for": it holds a sentence of
+    prose (photo credits and captions alone are not)."""
+    for line in p.chunk.text.splitlines():
+        for sentence in re.split(r"(?<=[.!?])\s+", line.strip()):
+            if len(sentence.split()) >= PROSE_WORDS and not _CREDIT.search(sentence):
+                return True
+    return False
+
+
+def offered_passages(ans: Answer) -> list[Passage]:
+    return [p for p in ans.passages if worth_offering(p)]
+
+
+def scope_label(article_ids: Sequence[str], sources: Sequence[str],
+                infos: Sequence[ArticleInfo]) -> str:
+    """The search filter in words ("" when none): what a refusal under it says was searched."""
+    parts = []
+    if article_ids:
+        if len(article_ids) == 1:
+            title = next((i.meta.title for i in infos if i.meta.article_id == article_ids[0]),
+                         "")
+            parts.append(f"“{snippet(title, 60)}”" if title else "1 chosen article")
+        else:
+            parts.append(f"{len(article_ids)} chosen articles")
+    if sources:
+        pubs = ", ".join(sources)
+        parts.append(("publication " if len(sources) == 1 else "publications ") + pubs)
+    return " in ".join(parts) if len(parts) == 2 and article_ids else " and ".join(parts)
 
 
 def turn_markdown(turn: ChatTurn) -> str:
     """The assistant bubble for a turn, whatever state it is in."""
     if turn.answer is not None:
-        body = answer_markdown(turn.answer)
+        body = answer_markdown(turn.answer, turn.scope)
         if turn.fell_back:
             why = "; ".join(w.strip().rstrip(".") for w in turn.answer.warnings)
             why = why or "no reason given"
@@ -295,11 +338,12 @@ def turn_sources_html(i: int, turn: ChatTurn, article_text: ArticleTextFn | None
         body = f'<p class="qa-empty">{esc(turn.error or "Answering…")}</p>'
         meta = ""
     elif ans.refused:
-        meta = (f'<div class="qa-turn-meta">{esc(timing_label(ans))} · '
-                "no answer in the articles</div>")
+        where = f"no answer in {esc(turn.scope)}" if turn.scope else "no answer in the articles"
+        meta = f'<div class="qa-turn-meta">{esc(timing_label(ans))} · {where}</div>'
+        near = offered_passages(ans)
         body = '<p class="qa-sub">You may be looking for:</p>' + "".join(
-            passage_card_html(i, k, p) for k, p in enumerate(ans.passages, 1)
-        ) if ans.passages else '<p class="qa-empty">No passages came close.</p>'
+            passage_card_html(i, k, p) for k, p in enumerate(near, 1)
+        ) if near else '<p class="qa-empty">No passages came close.</p>'
     else:
         n = len(ans.citations)
         meta = (f'<div class="qa-turn-meta">{esc(timing_label(ans))} · '

@@ -220,11 +220,36 @@ def test_clicking_a_marker_shows_the_passage_with_the_quote_marked(
         assert flat(m.inner_text()) == flat(first.quote)
 
 
-def test_refusal_offers_the_closest_passages(tab: Page) -> None:
+def test_refusal_is_one_line_and_offers_the_closest_passages_in_the_panel(tab: Page) -> None:
     text = tab.ask("What is the capital of France?", 1)
-    assert text.startswith("The articles don't say")
-    assert "You may be looking for" in text
+    assert flat(text) == "The articles don't say. The closest passages are in the Sources panel."
+    assert "You may be looking for" in tab.page.locator("#qa-sources").inner_text()
     assert tab.page.locator("#qa-sources details.qa-near").count() >= 1
+    assert not tab.page.locator("#qa-search-all").is_visible()
+
+
+def test_a_refusal_under_a_filter_says_so_and_searches_all_articles(tab: Page) -> None:
+    pg = tab.page
+    pg.locator("#qa-settings").get_by_text("Answer settings").click()
+    pg.click("#qa-src-filter input")
+    pg.get_by_role("option", name="Fox News Digital").click()
+    pg.keyboard.press("Escape")
+    pg.locator("#qa-settings").get_by_text("Answer settings").click()  # settings closed again
+    text = tab.ask("Why did Lively drop the distress claim?", 1)
+    assert "The articles searched don't say (only publication Fox News Digital)" in flat(text)
+    tab.shot("ui-refusal-under-filter")
+    pg.click("#qa-search-all")
+    pg.wait_for_function(
+        """() => {
+            const b = document.querySelectorAll('#qa-chat [data-testid="bot"]');
+            const t = b.length ? b[b.length - 1].innerText : '';
+            return b.length === 1 && t.includes('1') && !t.includes("don't say")
+                   && !t.includes('Searching the articles');
+        }""", timeout=30_000)
+    assert "[1]" in tab.bot_text(0) or pg.locator("#qa-chat .qa-cite").count() >= 1
+    assert not pg.locator("#qa-search-all").is_visible()
+    chosen = pg.locator("#qa-src-filter").inner_text()
+    assert "Fox News Digital" not in chosen  # the filter was cleared with it
 
 
 # -- library ------------------------------------------------------------------------------------

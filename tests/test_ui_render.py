@@ -42,8 +42,10 @@ from qa.ui_render import (
     passage_view,
     refused_markdown,
     safe_url,
+    scope_label,
     sources_html,
     turn_markdown,
+    worth_offering,
 )
 
 XSS = '<script>window.__xss=1</script> and <img src=x onerror="window.__xss=2">'
@@ -131,15 +133,53 @@ def test_answer_markdown_flags_unsupported_sentences() -> None:
     assert "[1]" in md
 
 
-def test_refused_markdown_offers_closest_passages() -> None:
+def test_a_refusal_is_one_line_and_its_passages_go_to_the_panel() -> None:
     ans = make_answer(text="The articles don't say. The closest passages are listed below.",
                       citations=(), refused=True)
     md = refused_markdown(ans)
-    assert md.startswith("The articles don't say.")
-    assert "**You may be looking for:**" in md
-    assert "A \\<b\\>bold\\</b\\> title" in md and "Daily \\<i\\>Mail\\</i\\>" in md
-    rendered = MD.render(md)
-    assert "<script" not in rendered and "<img" not in rendered and "<b>bold" not in rendered
+    assert md == ("**The articles don't say.** The closest passages are in the Sources panel.")
+    assert "\n" not in md and "A \\<b\\>bold" not in md  # no titles or excerpts in the bubble
+    out = sources_html([ChatTurn("Why?", answer=ans)])
+    assert "You may be looking for:" in out and 'id="qa-near-0-1"' in out
+    # nothing worth offering: no promise of passages
+    bare = make_answer(citations=(), refused=True, passages=())
+    assert refused_markdown(bare) == "**The articles don't say.**"
+
+
+def test_a_refusal_under_a_filter_says_what_was_searched() -> None:
+    ans = make_answer(citations=(), refused=True)
+    turn = ChatTurn("Why?", answer=ans, scope="publication Fox News Digital")
+    assert turn.refused_in_scope
+    md = turn_markdown(turn)
+    assert "don't say** (only publication Fox News Digital)" in md
+    assert "**Search all articles**" in md
+    assert "no answer in publication Fox News Digital" in sources_html([turn])
+    assert not ChatTurn("Why?", answer=make_answer(), scope="x").refused_in_scope
+    assert not ChatTurn("Why?", answer=ans).refused_in_scope
+
+
+def test_scope_label_names_the_filter() -> None:
+    infos = [ArticleInfo(ArticleMeta("a1", "Lively drops her claim"), 3, "h"),
+             ArticleInfo(ArticleMeta("a2", "Judge rules"), 2, "h")]
+    assert scope_label([], [], infos) == ""
+    assert scope_label(["a1"], [], infos) == "“Lively drops her claim”"
+    assert scope_label(["a1", "a2"], [], infos) == "2 chosen articles"
+    assert scope_label([], ["Daily Mail"], infos) == "publication Daily Mail"
+    assert scope_label([], ["Daily Mail", "Fox"], infos) == "publications Daily Mail, Fox"
+    assert scope_label(["a2"], ["Fox"], infos) == "“Judge rules” in publication Fox"
+
+
+@pytest.mark.parametrize(("text", "offered"), [
+    ("Photo: Blake Lively at the premiere in New York. (Getty Images)", False),
+    ("Pictured: the actress and her husband Ryan Reynolds at the Met Gala in May", False),
+    ("Credit: Reuters", False),
+    ("Blake Lively at the premiere", False),  # a caption: too short to answer anything
+    ("Lively agreed to withdraw the claims to streamline the dispute, her lawyers said.", True),
+    ("Photo: Getty Images\nThe judge ruled that the claims will be dismissed next week.", True),
+])
+def test_only_passages_with_prose_are_offered(text: str, offered: bool) -> None:
+    chunk = Chunk("c", "a", 0, 0, len(text), text, 10)
+    assert worth_offering(Passage(chunk=chunk, article=META, score=0.1)) is offered
 
 
 def test_turn_markdown_states() -> None:
@@ -413,16 +453,34 @@ def test_controller_llm_error_offers_the_extractive_answer(  # type: ignore[no-u
     llm = ScriptedLLM(["Half"], error=LLMError("the server is overloaded", status=503))
     ctl = llm_controller(sample_bot, llm)
     outs = run(ctl.respond("Why did Lively drop the distress claim?", [], "llm", 5, [], []))
-    state, chat, _panel, fallback = outs[-1][1:]
+    state, chat, _panel, fallback, widen = outs[-1][1:]
     assert state[-1].llm_failed and state[-1].answer is None
     assert chat[-1]["content"].startswith(
         "⚠️ The language model failed (HTTP 503): the server is overloaded")
     assert fallback["visible"] is True
     outs = run(ctl.reask_extractive(state, 5, [], []))
-    state, chat, panel, fallback = outs[-1]
+    state, chat, panel, fallback, widen = outs[-1]
     assert len(state) == 1 and state[0].answer is not None
     assert state[0].answer.mode == "extractive" and state[0].answer.citations
     assert fallback["visible"] is False and '<mark class="qa-hl">' in panel
+    assert widen["visible"] is False
+
+
+def test_controller_a_filtered_refusal_offers_to_search_all_articles(  # type: ignore[no-untyped-def]
+        sample_bot) -> None:
+    from ui import ChatController
+
+    ctl = ChatController(sample_bot, sample_bot.settings)
+    q = "Why did Lively drop the distress claim?"
+    outs = run(ctl.respond(q, [], "extractive", 5, [], ["Fox News Digital"]))
+    state, chat, _panel, _fallback, widen = outs[-1][1:]
+    assert state[-1].answer.refused and state[-1].scope == "publication Fox News Digital"
+    assert "only publication Fox News Digital" in chat[-1]["content"]
+    assert widen["visible"] is True
+    outs = run(ctl.search_all(state, 5))
+    state, chat, panel, _fallback, widen = outs[-1]
+    assert len(state) == 1 and not state[0].answer.refused and state[0].scope == ""
+    assert "[1]" in chat[-1]["content"] and widen["visible"] is False
 
 
 def test_controller_labels_a_fallback_answer(sample_bot) -> None:  # type: ignore[no-untyped-def]
