@@ -16,6 +16,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported
 import logging
 import shutil
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -27,6 +28,7 @@ import gradio as gr
 from qa import ui_assets
 from qa.errors import ConfigError, LLMError, QAError
 from qa.feedback import Feedback, append_feedback, feedback_path
+from qa.persist import from_json, to_json
 from qa.settings import Settings
 from qa.types import Answer
 from qa.ui_render import (
@@ -35,6 +37,7 @@ from qa.ui_render import (
     answer_payload,
     article_choices,
     chat_messages,
+    conversation_markdown,
     esc,
     ingest_report_html,
     library_rows,
@@ -81,6 +84,31 @@ def auth_from_env(env: Mapping[str, str] | None = None) -> list[tuple[str, str]]
                 raise ConfigError(f"{p}:{n}: expected user:password")
             pairs.append((u, pw))
     return pairs or None
+
+
+def ui_secret(settings: Settings) -> str:
+    """The key the browser-kept conversations are encrypted with: one per store, kept beside it
+    (0600), so they stay readable across restarts of the chat; a fresh one when it cannot be
+    kept."""
+    import secrets
+
+    folder = Path(settings.store_path).expanduser()
+    path = folder / ".ui-secret"
+    try:
+        if path.is_file():
+            key = path.read_text(encoding="ascii").strip()
+            if len(key) >= 32:
+                return key
+        folder.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(key)
+        return key
+    except OSError as e:
+        log.warning("cannot keep the chat's key in %s (%s); conversations will not survive a "
+                    "restart of the chat", folder, e)
+        return secrets.token_hex(32)
 
 
 def uploads_dir(settings: Settings) -> Path:
@@ -211,6 +239,37 @@ class ChatController:
         widen = bool(last and last.refused_in_scope)
         return (turns, chat_messages(turns), sources_html(turns, self.article_text),
                 gr.update(visible=offer), gr.update(visible=widen))
+
+    # -- keeping and exporting the conversation --
+    def persist(self, turns: list[ChatTurn]) -> tuple[Any, ...]:
+        """(what the browser keeps, the download button) after the conversation changed."""
+        return self.saved(turns), self.export(turns)
+
+    @staticmethod
+    def saved(turns: list[ChatTurn]) -> list[Any]:
+        """The conversation as the browser keeps it (finished turns only), JSON values."""
+        return [to_json(t) for t in turns if t.answer is not None or t.error]
+
+    def restore(self, saved: Any) -> tuple[Any, ...]:
+        """The conversation kept in the browser, back after a reload (`_out` + export)."""
+        turns: list[ChatTurn] = []
+        if isinstance(saved, list):
+            try:
+                turns = [from_json(ChatTurn, t) for t in saved]
+            except (ValueError, TypeError) as e:  # an older or edited copy: start anew
+                log.info("not restoring the stored conversation: %s", e)
+                turns = []
+        return (*self._out(turns), self.export(turns))
+
+    def export(self, turns: list[ChatTurn]) -> Any:
+        """The download button, holding the conversation as Markdown (hidden when empty)."""
+        done = [t for t in turns if t.answer is not None or t.error]
+        if not done:
+            return gr.update(visible=False, value=None)
+        folder = Path(tempfile.mkdtemp(prefix="qa-export-"))
+        path = folder / "conversation.md"
+        path.write_text(conversation_markdown(done), encoding="utf-8")
+        return gr.update(visible=True, value=str(path))
 
     def _stream_turn(self, turns: list[ChatTurn], turn: ChatTurn, top_k: int,
                      arts: Sequence[str], srcs: Sequence[str]) -> Iterator[tuple[Any, ...]]:
@@ -418,6 +477,10 @@ def build_app(assistant: Any, settings: Settings | None = None, *,
     model_label = f"LLM — {settings.llm_model}" if llm_ok else "LLM (not configured)"
     with gr.Blocks(title="Article QA", fill_width=True) as app:
         turns_state = gr.State([])
+        # the conversation survives a reload: kept in the browser's storage, encrypted with
+        # this store's key (ui_secret), so a restart of the server keeps it readable too
+        kept = gr.BrowserState([], storage_key="article-qa-conversation",
+                               secret=ui_secret(settings))
         pending_fb = gr.State(None)
         with gr.Column(elem_id="qa-header"):
             gr.Markdown("# Article QA", elem_id="qa-brand")
@@ -459,6 +522,10 @@ def build_app(assistant: Any, settings: Settings | None = None, *,
                                                     elem_id="qa-comment-send")
                         with gr.Row(elem_id="qa-chat-foot"):
                             fb_status = gr.Markdown("", elem_id="qa-feedback-status")
+                            export_btn = gr.DownloadButton(
+                                "Download conversation (.md)", visible=False, size="sm",
+                                variant="secondary", elem_id="qa-export", scale=0,
+                                min_width=200)
                             clear_btn = gr.Button("Clear chat", variant="secondary", size="sm",
                                                   elem_id="qa-clear", scale=0, min_width=110)
                     with gr.Column(scale=2, min_width=320):
@@ -508,27 +575,32 @@ def build_app(assistant: Any, settings: Settings | None = None, *,
             "outputs": [question, turns_state, chatbot, sources, fallback_btn, search_all_btn],
         }
         private: dict[str, Any] = {"api_visibility": "private"}
-        question.submit(ctl.respond, **chat_io, **private)
-        ask_btn.click(ctl.respond, **chat_io, **private)
+        kept_after = [question.submit(ctl.respond, **chat_io, **private),
+                      ask_btn.click(ctl.respond, **chat_io, **private)]
         for b, q in zip(example_btns, EXAMPLES):
-            b.click(lambda q=q: q, None, question, queue=False, **private).then(
-                ctl.respond, **chat_io, **private)
+            kept_after.append(b.click(lambda q=q: q, None, question, queue=False,
+                                      **private).then(ctl.respond, **chat_io, **private))
         turn_out = [turns_state, chatbot, sources, fallback_btn, search_all_btn]
-        fallback_btn.click(ctl.reask_extractive, [turns_state, top_k, art_filter, src_filter],
-                           turn_out, **private)
-        search_all_btn.click(lambda: ([], []), None, [art_filter, src_filter], queue=False,
-                             **private).then(ctl.search_all, [turns_state, top_k], turn_out,
-                                             **private)
+        kept_after.append(fallback_btn.click(
+            ctl.reask_extractive, [turns_state, top_k, art_filter, src_filter], turn_out,
+            **private))
+        kept_after.append(search_all_btn.click(
+            lambda: ([], []), None, [art_filter, src_filter], queue=False, **private).then(
+            ctl.search_all, [turns_state, top_k], turn_out, **private))
         clear_out = [turns_state, chatbot, sources, fallback_btn, search_all_btn, pending_fb,
                      comment_box, fb_status]
-        clear_btn.click(ctl.clear, None, clear_out, queue=False, **private)
-        chatbot.clear(ctl.clear, None, clear_out, queue=False, **private)
+        kept_after.append(clear_btn.click(ctl.clear, None, clear_out, queue=False, **private))
+        kept_after.append(chatbot.clear(ctl.clear, None, clear_out, queue=False, **private))
         chatbot.like(on_like, [turns_state, top_k, art_filter, src_filter],
                      [pending_fb, comment_box, comment, fb_status], **private)
         fb_io: dict[str, Any] = {"inputs": [pending_fb, comment],
                                  "outputs": [pending_fb, comment_box, comment, fb_status]}
         comment_btn.click(ctl.comment, **fb_io, **private)
         comment.submit(ctl.comment, **fb_io, **private)
+
+        app.load(ctl.restore, kept, [*turn_out, export_btn], **private)
+        for event in kept_after:  # every change of the conversation is kept, and exportable
+            event.then(ctl.persist, turns_state, [kept, export_btn], **private)
 
         lib_outputs = [header, table, art_filter, src_filter, del_pick]
         app.load(ctl.refresh_library, [lib_query], lib_outputs, **private)

@@ -34,6 +34,10 @@ CSS = """
 .qa-turn header { margin: .2rem 0 .6rem; }
 .qa-turn-q { font-weight: 600; }
 .qa-turn-meta { font-size: .8rem; color: var(--body-text-color-subdued); }
+.qa-copy { margin-left: .4rem; font-size: .75rem; padding: .05rem .45rem; border-radius: 6px;
+  border: 1px solid var(--border-color-primary); background: var(--background-fill-primary);
+  cursor: pointer; }
+.qa-copy:hover { border-color: var(--color-accent); }
 .qa-sub { font-weight: 600; margin: .4rem 0; }
 details.qa-card {
   border: 1px solid var(--border-color-primary); border-radius: .6rem; margin: 0 0 .6rem;
@@ -147,9 +151,65 @@ JS = r"""
     card.scrollIntoView({ behavior: 'smooth', block: 'nearest' });
   }
 
+  function copyText(text, button) {
+    const done = () => {
+      if (!button) return;
+      const was = button.textContent;
+      button.textContent = 'Copied';
+      setTimeout(() => { button.textContent = was; }, 1400);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done, () => legacyCopy(text, done));
+    } else {
+      legacyCopy(text, done);
+    }
+  }
+
+  function legacyCopy(text, done) {
+    const area = document.createElement('textarea');
+    area.value = text;
+    area.style.position = 'fixed';
+    area.style.opacity = '0';
+    document.body.append(area);
+    area.select();
+    try { document.execCommand('copy'); done(); } finally { area.remove(); }
+  }
+
+  // The answer with its numbered sources, as the Sources panel holds it for turn `turn`.
+  function footnoted(turn) {
+    const b = document.querySelector(
+      '#qa-sources section.qa-turn[data-turn="' + turn + '"] .qa-copy[data-copy]');
+    return b ? b.dataset.copy : null;
+  }
+
   document.addEventListener('click', (ev) => {
     const t = ev.target;
     if (!(t instanceof Element)) return;
+    const own = t.closest('#qa-sources .qa-copy[data-copy]');
+    if (own) {
+      ev.preventDefault();
+      copyText(own.dataset.copy, own);
+      return;
+    }
+    // The chat's own copy button on an answer copies it with its sources too.
+    const copyBtn = t.closest('#qa-chat button');
+    if (copyBtn && /copy/i.test((copyBtn.getAttribute('aria-label') || '') + ' '
+                                 + (copyBtn.getAttribute('title') || ''))) {
+      // its message: the last one before it in the document (the buttons follow the bubble)
+      let msg = null;
+      document.querySelectorAll('#qa-chat [data-testid="bot"], #qa-chat [data-testid="user"]')
+        .forEach((m) => {
+          if (m.compareDocumentPosition(copyBtn) & Node.DOCUMENT_POSITION_FOLLOWING) msg = m;
+        });
+      const isBot = msg && msg.dataset.testid === 'bot';
+      const text = isBot ? footnoted(bots().indexOf(msg)) : null;
+      if (text) {
+        ev.preventDefault();
+        ev.stopPropagation();
+        copyText(text, null);
+        return;
+      }
+    }
     const cite = t.closest('#qa-chat .qa-cite[data-n]');
     if (cite) {
       ev.preventDefault();

@@ -284,8 +284,8 @@ def _where_html(meta: ArticleMeta, start: int | None = None, end: int | None = N
             f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer nofollow">'
             f"{esc(url)}</a>"
         )
-    else:
-        where = f'<span class="qa-path">{esc(meta.path or meta.article_id)}</span>'
+    else:  # the file's name: where it sits on the server is no reader's business
+        where = f'<span class="qa-path">{esc(_where_plain(meta))}</span>'
     page = meta.page_at(start) if start is not None else None
     if page is not None:
         where += f' <span class="qa-page">p. {page}</span>'
@@ -346,8 +346,10 @@ def turn_sources_html(i: int, turn: ChatTurn, article_text: ArticleTextFn | None
         ) if near else '<p class="qa-empty">No passages came close.</p>'
     else:
         n = len(ans.citations)
+        copy = (f'<button type="button" class="qa-copy" data-copy="{esc(answer_with_footnotes(ans))}"'
+                ' title="Copy the answer with its numbered sources">Copy with sources</button>')
         meta = (f'<div class="qa-turn-meta">{esc(timing_label(ans))} · '
-                f'{n} source{"" if n == 1 else "s"}</div>')
+                f'{n} source{"" if n == 1 else "s"} {copy}</div>')
         body = "".join(citation_card_html(i, ans, c, article_text) for c in ans.citations)
         flagged = ans.unsupported_sentences
         if flagged:
@@ -358,6 +360,52 @@ def turn_sources_html(i: int, turn: ChatTurn, article_text: ArticleTextFn | None
     hidden = "" if active else " hidden"
     return (f'<section class="qa-turn" data-turn="{i}"{hidden}>'
             f"<header>{head}{meta}</header>{body}</section>")
+
+
+def _where_plain(meta: ArticleMeta) -> str:
+    """Where an article comes from, for a reader outside this machine: its link, else its file
+    name (never a server path)."""
+    url = safe_url(meta.url)
+    if url:
+        return url
+    name = (meta.path or meta.article_id).split("#", 1)[0].replace("\\", "/").rsplit("/", 1)[-1]
+    return name
+
+
+def footnote(c: Citation) -> str:
+    """`[n] Title — Publication, date. link-or-file, p. N. “quote”`"""
+    m = c.article
+    head = f"[{c.number}] {m.title or _where_plain(m)}"
+    pub = ", ".join(b for b in (m.source, m.date) if b)
+    if pub:
+        head += f" — {pub}"
+    where = _where_plain(m) + (f", p. {c.page}" if c.page is not None else "")
+    return f"{head}. {where}. “{c.quote}”"
+
+
+def answer_with_footnotes(ans: Answer) -> str:
+    """What "copy" puts on the clipboard: the answer, then its numbered sources."""
+    if ans.refused:
+        return ans.text
+    return ans.text.rstrip() + "\n\n" + "\n".join(footnote(c) for c in ans.citations)
+
+
+def conversation_markdown(turns: Sequence[ChatTurn]) -> str:
+    """The whole conversation as Markdown, every answer followed by its sources and quotes."""
+    parts = ["# Article QA conversation"]
+    for t in turns:
+        block = [f"## {escape_md(t.question)}", ""]
+        if t.answer is None:
+            block.append(f"*{escape_md(t.error or 'No answer.')}*")
+        elif t.answer.refused:
+            scope = f" (searched: {t.scope})" if t.scope else ""
+            block.append(escape_md(t.answer.text.split(". ")[0].rstrip(".") + "." + scope))
+        else:
+            block.append(escape_answer_md(t.answer.text.strip()))
+            block.append("")
+            block += [f"- {escape_md(footnote(c))}" for c in t.answer.citations]
+        parts.append("\n".join(block))
+    return "\n\n".join(parts) + "\n"
 
 
 EMPTY_SOURCES = (

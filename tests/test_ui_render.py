@@ -31,11 +31,14 @@ from qa.ui_render import (
     ChatTurn,
     answer_markdown,
     answer_payload,
+    answer_with_footnotes,
     article_choices,
     chat_messages,
     citation_card_html,
+    conversation_markdown,
     escape_answer_md,
     escape_md,
+    footnote,
     highlight_html,
     ingest_report_html,
     library_rows,
@@ -83,6 +86,54 @@ def make_answer(**changes: object) -> Answer:
                   passages=(Passage(chunk=CHUNK, article=META, score=0.5, rank=1),),
                   timings={"total": 0.1234})
     return replace(base, **changes)  # type: ignore[arg-type]
+
+
+# -- copy, export, keeping the conversation -----------------------------------------------------
+def test_footnotes_give_title_publication_date_place_and_quote() -> None:
+    ans = make_answer()
+    out = answer_with_footnotes(ans)
+    assert out == ("Lively dropped the claim to streamline the dispute. [1]\n\n"
+                   "[1] A <b>bold</b> title — Daily <i>Mail</i>, 2025-03-01. "
+                   "https://example.com/a?x=1&y=2. “Lively dropped the claim to streamline the "
+                   "dispute.”")
+    local = replace(META, url="", path="/srv/store/uploads/report.pdf", pages=(0, 5))
+    c = replace(ans.citations[0], article=local, start=7)
+    assert footnote(c).endswith(". report.pdf, p. 2. “Lively dropped the claim to streamline the "
+                                "dispute.”")
+    refused = make_answer(citations=(), refused=True, text="The articles don't say.")
+    assert answer_with_footnotes(refused) == "The articles don't say."
+
+
+def test_conversation_markdown_holds_every_answer_and_quote() -> None:
+    turns = [ChatTurn("Why?", answer=make_answer()),
+             ChatTurn("And Paris?", answer=make_answer(citations=(), refused=True,
+                                                        text="The articles don't say. More."),
+                      scope="publication Fox"),
+             ChatTurn("Broken?", error="The model failed")]
+    md = conversation_markdown(turns)
+    assert md.startswith("# Article QA conversation\n\n## Why?\n")
+    assert "- \\[1\\] A \\<b\\>bold\\</b\\> title" in md and "streamline the dispute.”" in md
+    assert "The articles don't say. (searched: publication Fox)" in md
+    assert "*The model failed*" in md
+    rendered = MD.render(md)
+    assert "<b>bold" not in rendered  # article text stays text in the export too
+
+
+def test_the_kept_conversation_comes_back_the_same_or_not_at_all(sample_bot) -> None:  # type: ignore[no-untyped-def]
+    from ui import ChatController
+
+    ctl = ChatController(sample_bot, sample_bot.settings)
+    turns = [ChatTurn("Why did Lively drop the distress claim?",
+                      answer=sample_bot.ask("Why did Lively drop the distress claim?")),
+             ChatTurn("Half", partial="streaming…")]  # unfinished: not kept
+    kept = json.loads(json.dumps(ctl.saved(turns)))
+    out = ctl.restore(kept)
+    assert out[0] == turns[:1] and "[1]" in out[1][-1]["content"]
+    assert out[-1]["visible"] is True and Path(out[-1]["value"]).read_text(
+        encoding="utf-8").startswith("# Article QA conversation")
+    for bad in ([{"question": 3}], [{"nothing": True}], "junk", None):
+        out = ctl.restore(bad)
+        assert out[0] == [] and out[-1]["visible"] is False
 
 
 # -- escaping -----------------------------------------------------------------------------------
@@ -242,7 +293,8 @@ def test_card_html_escapes_everything_and_marks_the_quote() -> None:
     bad_link = replace(META, url="javascript:alert(1)")
     card = citation_card_html(0, ans, cite(q, meta=bad_link))
     where = card.split('class="qa-where"')[1]
-    assert "href" not in where and "javascript" not in where and "/tmp/a.txt" in where
+    assert "href" not in where and "javascript" not in where
+    assert ">a.txt<" in where and "/tmp/" not in where  # the file's name, not a server path
 
 
 def test_highlight_html_escapes_around_the_mark() -> None:
@@ -259,7 +311,7 @@ def test_sources_html_one_section_per_turn_last_shown() -> None:
     sections = re.findall(r'<section class="qa-turn" data-turn="(\d)"( hidden)?>', out)
     assert sections == [("0", " hidden"), ("1", " hidden"), ("2", "")]
     assert 'id="qa-src-0-1"' in out and 'id="qa-src-1-1"' in out
-    assert "extractive · 0.12 s · 1 source<" in out
+    assert "extractive · 0.12 s · 1 source <button" in out
     refused = make_answer(citations=(), refused=True, text="The articles don't say.")
     out = sources_html([ChatTurn("q", answer=refused)])
     assert "You may be looking for:" in out and 'id="qa-near-0-1"' in out
@@ -478,7 +530,7 @@ def test_controller_a_filtered_refusal_offers_to_search_all_articles(  # type: i
     assert "only publication Fox News Digital" in chat[-1]["content"]
     assert widen["visible"] is True
     outs = run(ctl.search_all(state, 5))
-    state, chat, panel, _fallback, widen = outs[-1]
+    state, chat, _panel, _fallback, widen = outs[-1]
     assert len(state) == 1 and not state[0].answer.refused and state[0].scope == ""
     assert "[1]" in chat[-1]["content"] and widen["visible"] is False
 
