@@ -25,7 +25,16 @@ CSS = """
   background: #fff4d6; border-bottom: 2px dotted #d97706; color: #7c4a03;
 }
 .dark #qa-chat .qa-unsupported { background: #4a3710; color: #fde68a; }
-#qa-sources { max-height: 760px; overflow-y: auto; }
+/* The Sources panel scrolls on its own: beside the chat it stays in view (sticky) and is never
+   taller than the window, so every card can be brought into view whatever the page around it;
+   below the chat (narrow screens) it takes most of the window. */
+#qa-sources { position: sticky; top: .5rem; }
+#qa-sources .qa-sources { max-height: calc(100vh - 1rem); overflow-y: auto;
+  overscroll-behavior: contain; }
+@media (max-width: 768px) {
+  #qa-sources { position: static; }
+  #qa-sources .qa-sources { max-height: 75vh; }
+}
 .qa-sources-empty { color: var(--body-text-color-subdued); padding: 1rem; }
 .qa-sources-empty .qa-cite-demo {
   background: var(--color-accent-soft); color: var(--color-accent); border-radius: .6em;

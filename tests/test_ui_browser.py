@@ -89,8 +89,10 @@ def browser(served: dict[str, Any]) -> Iterator[Any]:
 class Page:
     """A tab on the app that records dialogs and page errors."""
 
-    def __init__(self, browser: Any, url: str, **context: Any) -> None:
-        self.context = browser.new_context(viewport={"width": 1400, "height": 950}, **context)
+    def __init__(self, browser: Any, url: str, width: int = 1400, height: int = 950,
+                 **context: Any) -> None:
+        self.context = browser.new_context(viewport={"width": width, "height": height},
+                                           **context)
         self.page = self.context.new_page()
         self.dialogs: list[str] = []
         self.errors: list[str] = []
@@ -227,6 +229,39 @@ def test_refusal_is_one_line_and_offers_the_closest_passages_in_the_panel(tab: P
     assert "You may be looking for" in tab.page.locator("#qa-sources").inner_text()
     assert tab.page.locator("#qa-sources details.qa-near").count() >= 1
     assert not tab.page.locator("#qa-search-all").is_visible()
+
+
+@pytest.mark.parametrize(("width", "height"), [(1400, 950), (390, 844)])
+def test_every_source_card_can_be_reached_at_top_k_20_with_the_settings_open(
+        browser: Any, served: dict[str, Any], width: int, height: int) -> None:
+    tab = Page(browser, served["url"], width=width, height=height)
+    try:
+        pg = tab.page
+        pg.locator("#qa-settings").get_by_text("Answer settings").click()
+        box = pg.locator("#qa-topk input[type=number]")
+        box.fill("20")
+        box.press("Enter")
+        pg.wait_for_timeout(300)
+        tab.ask("What is the capital of France?", 1)  # a refusal lists the closest passages
+        cards = pg.locator("#qa-sources details.qa-near")
+        n = cards.count()
+        assert n >= 15, n
+        for i in range(n):
+            summary = cards.nth(i).locator("summary")
+            summary.scroll_into_view_if_needed()
+            covered = pg.evaluate("""el => {
+                const r = el.getBoundingClientRect();
+                const x = r.left + Math.min(40, r.width / 2), y = r.top + r.height / 2;
+                if (y < 0 || y > window.innerHeight || x < 0 || x > window.innerWidth) return 'out of view';
+                const hit = document.elementFromPoint(x, y);
+                return hit && el.contains(hit) ? '' : 'covered by ' + (hit ? hit.outerHTML.slice(0, 80) : 'nothing');
+            }""", summary.element_handle())
+            assert covered == "", (i, covered)
+            summary.click()
+            assert cards.nth(i).evaluate("d => d.open"), i
+        tab.shot(f"ui-sources-top20-{width}")
+    finally:
+        tab.close()
 
 
 def test_a_refusal_under_a_filter_says_so_and_searches_all_articles(tab: Page) -> None:
