@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -68,7 +69,7 @@ class Assistant:
     def open(cls, settings: Settings | None = None, *, embedder: Embedder | None = None,
              client: Any = None, llm: Any = None, serve: bool = False,
              on_wait: WaitFn | None = None, check: bool = True,
-             reader: Reader | None = None) -> Assistant:
+             reader: Reader | None = None, repair_after_crash: bool = True) -> Assistant:
         """Open (or create) the store named by `settings`; heavy parts may be passed in.
 
         An embedded store is opened by one process at a time (index/owner.py): when another
@@ -80,6 +81,11 @@ class Assistant:
         The store is checked on the way in (index/health.py: counts, a sample of vectors):
         a damaged store is a StoreDamagedError saying what is wrong and to run `qa repair`,
         never a traceback or a silently empty answer. `check=False` skips it (`qa check`).
+
+        A store this process owns that a crash damaged (a write was interrupted, and Chroma
+        cannot read its vector index: a kill mid-write can wedge Chroma's compaction,
+        chroma-core/chroma#7678) is repaired on the way in from its catalog, losing nothing
+        (`repair_after_crash=False`: raise instead); the repair's steps are in `health.notes`.
         """
         settings = settings or Settings.from_env()
         embedder = embedder or make_embedder(settings.embed_backend, **_openai_embed_args(settings))
@@ -96,7 +102,10 @@ class Assistant:
                                label=settings.store_label, catalog=catalog,
                                io=conn.io if conn is not None else None)
             health = quick_check(store) if check else None
-            if health is not None and not health.ok:
+            crashed = bool(health is not None and not health.ok and repair_after_crash
+                           and conn is not None and conn.mode in ("embedded", "serving")
+                           and catalog.interrupted_writes())
+            if health is not None and not health.ok and not crashed:
                 raise StoreDamagedError(health.message(settings.store_label))
         except BaseException:
             if catalog is not None:
@@ -104,6 +113,21 @@ class Assistant:
             if conn is not None:
                 conn.close()
             raise
+        if crashed:  # let go of the store, repair it (it takes the folder alone), open again
+            assert health is not None
+            catalog.close()
+            assert conn is not None
+            conn.close()
+            log.warning("the store %s was damaged by an interrupted write (%s); repairing it "
+                        "from its catalog", settings.store_label, "; ".join(health.damage))
+            fixed = repair(settings, embedder=embedder, on_wait=on_wait)
+            bot = cls.open(settings, embedder=embedder, llm=llm, serve=serve, on_wait=on_wait,
+                           check=check, reader=reader, repair_after_crash=False)
+            if bot.health is not None:
+                bot.health = dataclasses.replace(bot.health, notes=(
+                    *bot.health.notes, "repaired after an interrupted write: "
+                    + "; ".join(fixed.actions)))
+            return bot
         bot = cls(settings, embedder, store, llm, reader)
         bot.connection = conn
         bot.health = health

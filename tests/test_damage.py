@@ -114,3 +114,45 @@ def test_a_healthy_store_needs_no_repair(built: dict[str, Any], tmp_path: Path) 
     shutil.copytree(built["store"], store)
     code, out, err = run_qa("repair", "--store", str(store))
     assert code == 0 and "nothing needed repair" in out, out + err
+
+
+def _mark_an_interrupted_write(store: Path, article_ids: list[str]) -> None:
+    """What a process killed mid-write leaves in the catalog: a write marker whose process is
+    gone (the same process id, another start time: the id was reused)."""
+    import json
+    import os
+    import socket
+    import time
+
+    db = sqlite3.connect(store / "catalog-articles.sqlite3")
+    try:
+        db.execute("INSERT INTO writes VALUES (?, ?, ?, ?, ?, ?)",
+                   ("killed", os.getpid(), "a process that is gone", socket.gethostname(),
+                    time.time(), json.dumps(article_ids)))
+        db.commit()
+    finally:
+        db.close()
+
+
+def test_a_store_a_crash_damaged_is_repaired_when_opened(built: dict[str, Any], tmp_path: Path,
+                                                         embedder: Any) -> None:
+    """A kill mid-write can leave Chroma unable to read its vector index (its compaction
+    wedged: chroma-core/chroma#7678, seen here in the SIGKILL test once). After a crash, the
+    store's owner repairs it from the catalog on the way in; nothing is lost."""
+    from qa import Assistant, Settings
+    from tests.test_processes import assert_each_cites_its_own
+
+    store = tmp_path / "store"
+    shutil.copytree(built["store"], store)
+    sample = dict(list(built["stories"].items())[::10])
+    _delete_index_file(store)
+    _mark_an_interrupted_write(store, list(sample)[:3])
+    settings = Settings(store_path=str(store))
+    with pytest.raises(Exception, match="vector index cannot be read"):
+        Assistant.open(settings, embedder=embedder, repair_after_crash=False).close()
+    with Assistant.open(settings, embedder=embedder) as bot:
+        assert bot.health is not None and bot.health.ok
+        assert any(n.startswith("repaired after an interrupted write: ") for n in bot.health.notes)
+        assert len(bot.articles()) == N_STORIES
+    assert_each_cites_its_own(store, sample, embedder)
+    # without a crash, damage is still named and left to `qa repair` (case tests above)
