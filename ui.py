@@ -20,6 +20,7 @@ import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -314,8 +315,10 @@ class ChatController:
             arts or srcs) else ""
         turn = ChatTurn(question=q, history=self.history_of(turns), requested_mode=mode,
                         scope=scope)
+        # the box is never touched here: `lock` emptied it as the question went, and what is
+        # typed in it after the answer (it is locked meanwhile) must not be wiped
         for out in self._stream_turn(turns, turn, top_k, arts, srcs):
-            yield ("", *out)
+            yield (gr.update(), *out)
 
     def search_all(self, turns: list[ChatTurn], top_k: int) -> Iterator[tuple[Any, ...]]:
         """Ask the last question again, of every article (its filter is cleared alongside)."""
@@ -457,6 +460,25 @@ class ChatController:
         return (gr.update(visible=False), msg, *self.refresh_library(query))
 
 
+LOCK_JS = """(q) => {
+  document.querySelectorAll('#qa-input textarea, #qa-ask, .qa-example')
+    .forEach((el) => { el.disabled = true; });
+  return q;
+}"""
+
+
+def lock(n_examples: int, example: str | None, question: str) -> tuple[Any, ...]:
+    """(box emptied and locked, Ask and example buttons locked, the question asked)."""
+    off = gr.update(interactive=False)
+    return (gr.update(value="", interactive=False), off, *([off] * n_examples),
+            example if example is not None else (question or ""))
+
+
+def unlock(n_examples: int) -> tuple[Any, ...]:
+    on = gr.update(interactive=True)
+    return (on, on, *([on] * n_examples))
+
+
 def build_app(assistant: Any, settings: Settings | None = None, *,
               default_mode: str | None = None) -> gr.Blocks:
     """The Gradio app over `assistant` (an Assistant, or a zero-argument factory of one).
@@ -477,6 +499,7 @@ def build_app(assistant: Any, settings: Settings | None = None, *,
     model_label = f"LLM — {settings.llm_model}" if llm_ok else "LLM (not configured)"
     with gr.Blocks(title="Article QA", fill_width=True) as app:
         turns_state = gr.State([])
+        asked = gr.State("")  # the question being answered (the box is free again meanwhile)
         # the conversation survives a reload: kept in the browser's storage, encrypted with
         # this store's key (ui_secret), so a restart of the server keeps it readable too
         kept = gr.BrowserState([], storage_key="article-qa-conversation",
@@ -502,7 +525,7 @@ def build_app(assistant: Any, settings: Settings | None = None, *,
                         with gr.Row(elem_id="qa-ask-row"):
                             question = gr.Textbox(
                                 placeholder="Ask a question about the articles…",
-                                show_label=False, scale=6, autofocus=True, elem_id="qa-input",
+                                label="Question", show_label=False, scale=6, autofocus=True, elem_id="qa-input",
                                 max_length=settings.max_question_chars, container=False)
                             ask_btn = gr.Button("Ask", variant="primary", scale=1,
                                                 elem_id="qa-ask", min_width=80)
@@ -571,15 +594,24 @@ def build_app(assistant: Any, settings: Settings | None = None, *,
                         del_status = gr.Markdown("", elem_id="qa-del-status")
 
         chat_io: dict[str, Any] = {
-            "inputs": [question, turns_state, mode, top_k, art_filter, src_filter],
+            "inputs": [asked, turns_state, mode, top_k, art_filter, src_filter],
             "outputs": [question, turns_state, chatbot, sources, fallback_btn, search_all_btn],
         }
         private: dict[str, Any] = {"api_visibility": "private"}
-        kept_after = [question.submit(ctl.respond, **chat_io, **private),
-                      ask_btn.click(ctl.respond, **chat_io, **private)]
-        for b, q in zip(example_btns, EXAMPLES):
-            kept_after.append(b.click(lambda q=q: q, None, question, queue=False,
-                                      **private).then(ctl.respond, **chat_io, **private))
+        # While a question is answered the box and the buttons are locked (at once in the
+        # browser, then by the server), so nothing typed meanwhile can be wiped or lost; the
+        # question travels in `asked`, the box is emptied as it goes, and unlocked after.
+        lockable = [question, ask_btn, *example_btns]
+        kept_after = []
+        for trigger, take in ((question.submit, None), (ask_btn.click, None),
+                              *((b.click, q) for b, q in zip(example_btns, EXAMPLES))):
+            asked_now = trigger(
+                partial(lock, len(example_btns), take), question, [*lockable, asked],
+                js=LOCK_JS, queue=False, **private)
+            answered = asked_now.then(ctl.respond, **chat_io, **private)
+            kept_after.append(answered)
+            answered.then(partial(unlock, len(example_btns)), None, lockable, queue=False,
+                          **private)
         turn_out = [turns_state, chatbot, sources, fallback_btn, search_all_btn]
         kept_after.append(fallback_btn.click(
             ctl.reask_extractive, [turns_state, top_k, art_filter, src_filter], turn_out,

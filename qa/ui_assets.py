@@ -127,6 +127,7 @@ JS = r"""
           b.dataset.turn = String(turn);
           b.dataset.n = m[1];
           b.title = 'Show source ' + m[1];
+          b.setAttribute('aria-label', 'Source ' + m[1]);
           b.textContent = '[' + m[1] + ']';
           frag.append(b);
           last = m.index + m[0].length;

@@ -410,7 +410,7 @@ def conversation_markdown(turns: Sequence[ChatTurn]) -> str:
 
 EMPTY_SOURCES = (
     '<div class="qa-sources-empty"><p><b>Sources</b> appear here.</p>'
-    "<p>Click a <span class=\"qa-cite qa-cite-demo\">1</span> marker in an answer, or a card, "
+    "<p>Click a <span class=\"qa-cite qa-cite-demo\">[1]</span> marker in an answer, or a card, "
     "to read the passage with the cited sentence highlighted.</p></div>"
 )
 

@@ -264,6 +264,29 @@ def test_every_source_card_can_be_reached_at_top_k_20_with_the_settings_open(
         tab.close()
 
 
+def test_a_question_typed_while_one_is_answered_is_kept_and_answered_next(tab: Page) -> None:
+    pg = tab.page
+    box = pg.get_by_role("textbox", name="Question")  # its accessible name, not "Textbox"
+    box.fill("Why did Lively drop the distress claim?")
+    pg.get_by_role("button", name="Ask").click()
+    # typed at once: the box is locked while the first is answered, so this waits for it
+    # (a user sees the box greyed for the fraction of a second); nothing typed is wiped
+    box.fill("Which judge denied Baldoni's motion?")
+    assert box.input_value() == "Which judge denied Baldoni's motion?"
+    pg.get_by_role("button", name="Ask").click()
+    pg.wait_for_function(
+        """() => {
+            const b = document.querySelectorAll('#qa-chat [data-testid="bot"]');
+            return b.length === 2 && Array.from(b).every(x => x.innerText.includes('1')
+                && !x.innerText.includes('Searching the articles'));
+        }""", timeout=30_000)
+    assert tab.user_texts() == ["Why did Lively drop the distress claim?",
+                                "Which judge denied Baldoni's motion?"]
+    assert "Liman" in tab.bot_text(1)
+    assert pg.get_by_role("button", name="Source 1").count() >= 2  # markers are named too
+    assert box.input_value() == ""
+
+
 def test_a_refusal_under_a_filter_says_so_and_searches_all_articles(tab: Page) -> None:
     pg = tab.page
     pg.locator("#qa-settings").get_by_text("Answer settings").click()

@@ -492,7 +492,8 @@ def test_controller_streams_llm_pieces_then_the_answer(  # type: ignore[no-untyp
                             "She dropped it to streamline the dispute. [1] ▌"]
     assert bubbles[-1] == answer_markdown(final)
     turns = outs[-1][1]
-    assert turns[-1].answer is final and outs[-1][0] == ""
+    assert turns[-1].answer is final
+    assert all(o[0] == {"__type__": "update"} for o in outs)  # the box is left alone
     # a follow-up carries the earlier question as history
     run(ctl.respond("Who is her lawyer?", turns, "llm", 5, [], []))
     assert llm.calls[-1] == ("Who is her lawyer?", ("Why did Lively drop the distress claim?",))
