@@ -18,6 +18,7 @@ import shutil
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
@@ -216,6 +217,7 @@ class ChatController:
         self.default_mode = default_mode or (
             "llm" if self.llm_ok and settings.use_llm else "extractive")
         self.feedback_file = feedback_path(settings)
+        self.export_dir = Path(tempfile.mkdtemp(prefix="qa-exports-"))  # this app's exports
 
     def article_text(self, article_id: str) -> str:
         return str(self.bot.article_text(article_id))
@@ -242,6 +244,14 @@ class ChatController:
                 gr.update(visible=offer), gr.update(visible=widen))
 
     # -- keeping and exporting the conversation --
+    EXPORT_KEEP_SECONDS = 3600  # Gradio copies an export when it sends it; ours go after this
+
+    def _prune_exports(self) -> None:
+        cutoff = time.time() - self.EXPORT_KEEP_SECONDS
+        for folder in self.export_dir.iterdir():
+            if folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+
     def persist(self, turns: list[ChatTurn]) -> tuple[Any, ...]:
         """(what the browser keeps, the download button) after the conversation changed."""
         return self.saved(turns), self.export(turns)
@@ -267,7 +277,8 @@ class ChatController:
         done = [t for t in turns if t.answer is not None or t.error]
         if not done:
             return gr.update(visible=False, value=None)
-        folder = Path(tempfile.mkdtemp(prefix="qa-export-"))
+        self._prune_exports()
+        folder = Path(tempfile.mkdtemp(dir=self.export_dir))
         path = folder / "conversation.md"
         path.write_text(conversation_markdown(done), encoding="utf-8")
         return gr.update(visible=True, value=str(path))
@@ -499,7 +510,7 @@ def build_app(assistant: Any, settings: Settings | None = None, *,
     model_label = f"LLM — {settings.llm_model}" if llm_ok else "LLM (not configured)"
     with gr.Blocks(title="Article QA", fill_width=True) as app:
         turns_state = gr.State([])
-        asked = gr.State("")  # the question being answered (the box is free again meanwhile)
+        asked = gr.State("")  # the question being answered (the box was emptied as it went)
         # the conversation survives a reload: kept in the browser's storage, encrypted with
         # this store's key (ui_secret), so a restart of the server keeps it readable too
         kept = gr.BrowserState([], storage_key="article-qa-conversation",
@@ -525,7 +536,8 @@ def build_app(assistant: Any, settings: Settings | None = None, *,
                         with gr.Row(elem_id="qa-ask-row"):
                             question = gr.Textbox(
                                 placeholder="Ask a question about the articles…",
-                                label="Question", show_label=False, scale=6, autofocus=True, elem_id="qa-input",
+                                label="Question", show_label=False, scale=6, autofocus=True,
+                                elem_id="qa-input",
                                 max_length=settings.max_question_chars, container=False)
                             ask_btn = gr.Button("Ask", variant="primary", scale=1,
                                                 elem_id="qa-ask", min_width=80)

@@ -145,6 +145,19 @@ def tab(browser: Any, served: dict[str, Any]) -> Iterator[Page]:
     p.close()
 
 
+WIDTHS = [(1400, 950), (390, 844)]  # a desktop window and a phone
+
+
+@pytest.fixture(params=WIDTHS, ids=["1400px", "390px"])
+def sized_tab(request: pytest.FixtureRequest, browser: Any, served: dict[str, Any]
+              ) -> Iterator[Page]:
+    """A tab at each of the two widths the chat must work at."""
+    width, height = request.param
+    p = Page(browser, served["url"], width=width, height=height)
+    yield p
+    p.close()
+
+
 # -- chat ---------------------------------------------------------------------------------------
 def test_mission_question_streams_a_cited_answer(tab: Page, served: dict[str, Any]) -> None:
     expected = served["bot"].ask(MISSION)
@@ -223,7 +236,9 @@ def test_clicking_a_marker_shows_the_passage_with_the_quote_marked(
         assert flat(m.inner_text()) == flat(first.quote)
 
 
-def test_refusal_is_one_line_and_offers_the_closest_passages_in_the_panel(tab: Page) -> None:
+def test_refusal_is_one_line_and_offers_the_closest_passages_in_the_panel(sized_tab: Page
+                                                                          ) -> None:
+    tab = sized_tab
     text = tab.ask("What is the capital of France?", 1)
     assert flat(text) == "The articles don't say. The closest passages are in the Sources panel."
     assert "You may be looking for" in tab.page.locator("#qa-sources").inner_text()
@@ -231,7 +246,7 @@ def test_refusal_is_one_line_and_offers_the_closest_passages_in_the_panel(tab: P
     assert not tab.page.locator("#qa-search-all").is_visible()
 
 
-@pytest.mark.parametrize(("width", "height"), [(1400, 950), (390, 844)])
+@pytest.mark.parametrize(("width", "height"), WIDTHS, ids=["1400px", "390px"])
 def test_every_source_card_can_be_reached_at_top_k_20_with_the_settings_open(
         browser: Any, served: dict[str, Any], width: int, height: int) -> None:
     tab = Page(browser, served["url"], width=width, height=height)
@@ -264,7 +279,9 @@ def test_every_source_card_can_be_reached_at_top_k_20_with_the_settings_open(
         tab.close()
 
 
-def test_a_question_typed_while_one_is_answered_is_kept_and_answered_next(tab: Page) -> None:
+def test_a_question_typed_while_one_is_answered_is_kept_and_answered_next(sized_tab: Page
+                                                                          ) -> None:
+    tab = sized_tab
     pg = tab.page
     box = pg.get_by_role("textbox", name="Question")  # its accessible name, not "Textbox"
     box.fill("Why did Lively drop the distress claim?")
@@ -287,7 +304,8 @@ def test_a_question_typed_while_one_is_answered_is_kept_and_answered_next(tab: P
     assert box.input_value() == ""
 
 
-def test_a_refusal_under_a_filter_says_so_and_searches_all_articles(tab: Page) -> None:
+def test_a_refusal_under_a_filter_says_so_and_searches_all_articles(sized_tab: Page) -> None:
+    tab = sized_tab
     pg = tab.page
     pg.locator("#qa-settings").get_by_text("Answer settings").click()
     pg.click("#qa-src-filter input")
@@ -296,7 +314,7 @@ def test_a_refusal_under_a_filter_says_so_and_searches_all_articles(tab: Page) -
     pg.locator("#qa-settings").get_by_text("Answer settings").click()  # settings closed again
     text = tab.ask("Why did Lively drop the distress claim?", 1)
     assert "The articles searched don't say (only publication Fox News Digital)" in flat(text)
-    tab.shot("ui-refusal-under-filter")
+    tab.shot(f"ui-refusal-under-filter-{pg.viewport_size['width']}")
     pg.click("#qa-search-all")
     pg.wait_for_function(
         """() => {
@@ -312,9 +330,11 @@ def test_a_refusal_under_a_filter_says_so_and_searches_all_articles(tab: Page) -
 
 
 # -- copy, export, a reload ---------------------------------------------------------------------
+@pytest.mark.parametrize(("width", "height"), WIDTHS, ids=["1400px", "390px"])
 def test_copy_and_export_keep_the_sources_and_a_reload_keeps_the_conversation(
-        browser: Any, served: dict[str, Any], tmp_path: Path) -> None:
-    tab = Page(browser, served["url"], permissions=["clipboard-read", "clipboard-write"])
+        browser: Any, served: dict[str, Any], tmp_path: Path, width: int, height: int) -> None:
+    tab = Page(browser, served["url"], width=width, height=height,
+               permissions=["clipboard-read", "clipboard-write"])
     try:
         pg = tab.page
         expected = served["bot"].ask(MISSION)
@@ -335,7 +355,7 @@ def test_copy_and_export_keep_the_sources_and_a_reload_keeps_the_conversation(
             assert f"[{c.number}] " in copied and f"“{c.quote}”" in copied
             assert c.article.title in copied
         assert "/" + "tmp" not in copied  # a file name, never a server path
-        tab.shot("ui-copied")
+        tab.shot(f"ui-copied-{width}")
 
         # the panel's button for the second answer
         pg.evaluate("() => navigator.clipboard.writeText('')")
@@ -366,7 +386,7 @@ def test_copy_and_export_keep_the_sources_and_a_reload_keeps_the_conversation(
         mark = pg.locator("#qa-src-0-1 mark.qa-hl")
         mark.wait_for(state="visible")
         assert flat(mark.inner_text()) == flat(expected.citations[0].quote)
-        tab.shot("ui-reloaded")
+        tab.shot(f"ui-reloaded-{width}")
 
         # "Clear chat" starts a new one, and a reload does not bring the old one back
         pg.click("#qa-clear")
