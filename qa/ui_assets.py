@@ -80,6 +80,20 @@ details.qa-card[open] .qa-quote { display: none; }
   font-size: .85rem; }
 .qa-note { font-size: .8rem; color: var(--body-text-color-subdued); }
 details.qa-card.qa-flash { box-shadow: 0 0 0 3px var(--color-accent); }
+.qa-nums { display: flex; gap: .25rem; flex: none; align-items: flex-start; }
+ol.qa-cited-list { list-style: none; margin: 0; padding: .5rem .7rem 0; }
+li.qa-cited { display: flex; gap: .5rem; margin-bottom: .5rem; font-size: .9rem; }
+.qa-cited-body { display: flex; flex-direction: column; min-width: 0; }
+.qa-cited-body .qa-where { padding: .15rem 0 0; }
+li.qa-cited mark.qa-hl, .qa-reader mark.qa-hl { background: #fde68a; color: inherit;
+  padding: 0 .1em; border-radius: 2px; }
+.dark li.qa-cited mark.qa-hl, .dark .qa-reader mark.qa-hl { background: #854d0e; }
+.qa-reader-head { padding: 0 .8rem; margin-bottom: .2rem; font-size: .85rem; }
+.qa-reader { margin: 0 .8rem .6rem; padding: .5rem .7rem; white-space: pre-wrap;
+  line-height: 1.55; font-size: .9rem; max-height: 45vh; overflow-y: auto;
+  border: 1px solid var(--border-color-primary); border-radius: .4rem; }
+.qa-ref { color: var(--color-accent); font-weight: 700; margin-left: .1rem; }
+.qa-reader mark.qa-flash { outline: 3px solid var(--color-accent); }
 .qa-report table { width: 100%; font-size: .85rem; border-collapse: collapse; }
 .qa-report td, .qa-report th { padding: .3rem .5rem; border-bottom: 1px solid
   var(--border-color-primary); text-align: left; vertical-align: top; }
@@ -144,20 +158,33 @@ JS = r"""
     });
   }
 
+  function flash(el) {
+    el.classList.remove('qa-flash');
+    void el.offsetWidth;
+    el.classList.add('qa-flash');
+    setTimeout(() => el.classList.remove('qa-flash'), 1600);
+  }
+
+  // [n]: open the card of its article, and scroll the article's text to the cited sentence
   function showSource(turn, n) {
     const panel = document.getElementById('qa-sources');
     if (!panel) return;
     showTurn(panel, turn);
-    const card = document.getElementById('qa-src-' + turn + '-' + n);
-    if (!card) return;
+    const item = document.getElementById('qa-src-' + turn + '-' + n);
+    if (!item) return;
+    const card = item.closest('details.qa-card') || item;
     panel.querySelectorAll('details.qa-card[open]').forEach((d) => {
       if (d !== card) d.open = false;
     });
-    card.open = true;
-    card.classList.remove('qa-flash');
-    void card.offsetWidth;
-    card.classList.add('qa-flash');
-    setTimeout(() => card.classList.remove('qa-flash'), 1600);
+    if ('open' in card) card.open = true;
+    flash(card);
+    const mark = document.getElementById('qa-read-' + turn + '-' + n)
+      || panel.querySelector('[data-also~="qa-read-' + turn + '-' + n + '"]');
+    const reader = mark && mark.closest('.qa-reader');
+    if (reader) {
+      reader.scrollTop = mark.offsetTop - reader.offsetTop - reader.clientHeight / 3;
+      flash(mark);
+    }
     card.scrollIntoView({ behavior: 'smooth', block: 'nearest' });
   }
 
@@ -219,6 +246,12 @@ JS = r"""
         copyText(text, null);
         return;
       }
+    }
+    const listed = t.closest('#qa-sources li.qa-cited[data-n]');
+    if (listed) {  // a cited sentence in a card: show it in the whole article
+      const sec = listed.closest('section.qa-turn');
+      if (sec) showSource(Number(sec.dataset.turn), Number(listed.dataset.n));
+      return;
     }
     const cite = t.closest('#qa-chat .qa-cite[data-n]');
     if (cite) {

@@ -28,7 +28,6 @@ _MD_LINE_START = re.compile(r"^(\s*)([#>+=-]|\d+(?=[.)]))", re.MULTILINE)
 _ESCAPED_MARKER = re.compile(r"\\\[(\d{1,3})\\\](?![(:])")
 MARKER = re.compile(r"\[(\d{1,3})\]")
 
-PASSAGE_CONTEXT_CHARS = 300  # around a quote, when the cited chunk is not among the passages
 SNIPPET_CHARS = 160
 
 
@@ -60,17 +59,6 @@ class ChatTurn:
         )
 
 
-@dataclass(frozen=True)
-class PassageView:
-    """The text shown for a citation, and where the quote stands in it (-1 when not found)."""
-
-    text: str
-    hl_start: int
-    hl_end: int
-    offset: int  # where `text` starts in the article
-
-
-# -- escaping -----------------------------------------------------------------------------------
 def escape_md(text: str) -> str:
     """Escape text so the chat's markdown renderer shows it literally (no HTML, no markup)."""
     out = _MD_INLINE.sub(r"\\\1", text)
@@ -223,55 +211,6 @@ def snippet(text: str, n: int = SNIPPET_CHARS) -> str:
 
 
 # -- sources panel ------------------------------------------------------------------------------
-def passage_view(ans: Answer, c: Citation,
-                 article_text: ArticleTextFn | None = None) -> PassageView:
-    """The passage a citation points into, with the quote located in it.
-
-    The chunk from `ans.passages` when it is there, else a window of the stored article text.
-    The highlight is placed by the citation's character span and checked against the quote;
-    when they disagree the quote is searched for, and when it is not there nothing is
-    highlighted (hl_start == -1) rather than marking the wrong words.
-    """
-    p = next((p for p in ans.passages if p.chunk.chunk_id == c.chunk_id), None)
-    if p is not None:
-        text, offset = p.chunk.text, p.chunk.start
-    elif article_text is not None:
-        try:
-            full = article_text(c.article.article_id)
-        except Exception:  # noqa: BLE001 - a deleted article still shows its quote
-            full = ""
-        if full:
-            a = max(0, c.start - PASSAGE_CONTEXT_CHARS)
-            b = min(len(full), c.end + PASSAGE_CONTEXT_CHARS)
-            if a > 0:  # start and end on word boundaries
-                sp = full.find(" ", a, c.start)
-                a = sp + 1 if sp >= 0 else a
-            if b < len(full):
-                sp = full.rfind(" ", c.end, b)
-                b = sp if sp >= 0 else b
-            text, offset = full[a:b], a
-        else:
-            text, offset = c.quote, c.start
-    else:
-        text, offset = c.quote, c.start
-    s, e = c.start - offset, c.end - offset
-    if not (0 <= s <= e <= len(text) and text[s:e] == c.quote):
-        i = text.find(c.quote) if c.quote else -1
-        s, e = (i, i + len(c.quote)) if i >= 0 else (-1, -1)
-    return PassageView(text=text, hl_start=s, hl_end=e, offset=offset)
-
-
-def highlight_html(view: PassageView) -> str:
-    """The passage as escaped HTML with the quote inside <mark>."""
-    t = view.text
-    if view.hl_start < 0:
-        return esc(t)
-    return (
-        esc(t[: view.hl_start]) + '<mark class="qa-hl">' + esc(t[view.hl_start: view.hl_end])
-        + "</mark>" + esc(t[view.hl_end:])
-    )
-
-
 def _meta_line(meta: ArticleMeta) -> str:
     bits = [b for b in (meta.source, meta.date) if b]
     return " · ".join(esc(b) for b in bits)
@@ -294,23 +233,100 @@ def _where_html(meta: ArticleMeta, start: int | None = None, end: int | None = N
     return where
 
 
-def citation_card_html(turn_index: int, ans: Answer, c: Citation,
-                       article_text: ArticleTextFn | None = None, open_: bool = False) -> str:
-    """One source card: number, title, publication, date, link, passage with <mark>."""
-    view = passage_view(ans, c, article_text)
-    note = "" if view.hl_start >= 0 else (
-        '<p class="qa-warn">The quoted words were not found in this passage; the quote '
-        f"is: “{esc(c.quote)}”</p>"
-    )
+READER_MAX_CHARS = 40_000  # a longer article is shown around its cited sentences
+READER_CONTEXT_CHARS = 6_000
+
+
+def _article_line(meta: ArticleMeta) -> str:
+    """Publication · date · byline."""
+    bits = [b for b in (meta.source, meta.date) if b]
+    if meta.author:
+        bits.append("by " + meta.author)
+    return " · ".join(esc(b) for b in bits)
+
+
+def _quote_spans(text: str, cites: Sequence[Citation]) -> list[tuple[int, int, list[int]]]:
+    """(start, end, numbers) of each cited quote found in `text` (where the citation says, or
+    else where the quote is), merged when two citations quote the same words."""
+    spans: dict[tuple[int, int], list[int]] = {}
+    for c in cites:
+        s, e = c.start, c.end
+        if not (0 <= s <= e <= len(text) and text[s:e] == c.quote):
+            i = text.find(c.quote) if c.quote else -1
+            if i < 0:
+                continue  # the article changed since: not marked rather than marked wrong
+            s, e = i, i + len(c.quote)
+        spans.setdefault((s, e), []).append(c.number)
+    out: list[tuple[int, int, list[int]]] = []
+    for (s, e), ns in sorted(spans.items()):
+        if out and s < out[-1][1]:  # overlapping quotes: one mark for both
+            ps, pe, pns = out[-1]
+            out[-1] = (ps, max(pe, e), sorted(pns + ns))
+        else:
+            out.append((s, e, ns))
+    return out
+
+
+def reader_html(turn_index: int, text: str, cites: Sequence[Citation]) -> str:
+    """The whole article (a long one: around its cited sentences) with every cited sentence
+    marked; each mark is `qa-read-<turn>-<n>`, so a click on [n] can scroll to it."""
+    spans = _quote_spans(text, cites)
+    lo, hi = 0, len(text)
+    if len(text) > READER_MAX_CHARS and spans:
+        lo = max(0, spans[0][0] - READER_CONTEXT_CHARS)
+        hi = min(len(text), spans[-1][1] + READER_CONTEXT_CHARS)
+    parts = ["…" if lo > 0 else ""]
+    pos = lo
+    for s, e, ns in spans:
+        if s < lo or e > hi:
+            continue
+        parts.append(esc(text[pos:s]))
+        ids = " ".join(f"qa-read-{turn_index}-{n}" for n in ns[1:])
+        extra = f' data-also="{ids}"' if ids else ""
+        parts.append(f'<mark class="qa-hl" id="qa-read-{turn_index}-{ns[0]}" '
+                     f'data-n="{" ".join(map(str, ns))}"{extra}>{esc(text[s:e])}</mark>'
+                     + "".join(f'<sup class="qa-ref">[{n}]</sup>' for n in ns))
+        pos = e
+    parts.append(esc(text[pos:hi]))
+    parts.append("…" if hi < len(text) else "")
+    return f'<div class="qa-reader" tabindex="0">{"".join(parts)}</div>'
+
+
+def article_card_html(turn_index: int, k: int, ans: Answer, cites: Sequence[Citation],
+                      article_text: ArticleTextFn | None = None) -> str:
+    """One card per cited article: its cited sentences with their [n], then the whole article
+    with every one of them marked (a citation's click opens it scrolled to its sentence)."""
+    meta = cites[0].article
+    full = ""
+    if article_text is not None:
+        try:
+            full = article_text(meta.article_id) or ""
+        except Exception:  # noqa: BLE001 - a deleted article still shows its quotes
+            full = ""
+    nums = "".join(f'<span class="qa-num">{c.number}</span>' for c in cites)
+    marked = {n for _, _, ns in _quote_spans(full, cites) for n in ns} if full else set()
+    items = []
+    for c in cites:
+        if c.number in marked or not full:
+            quote = f'<mark class="qa-hl">{esc(c.quote)}</mark>'
+        else:  # the article changed since the answer: the quote is shown, not marked
+            quote = (f'“{esc(c.quote)}” <span class="qa-warn">not found in the article as '
+                     "stored now</span>")
+        items.append(
+            f'<li class="qa-cited" id="qa-src-{turn_index}-{c.number}" data-n="{c.number}">'
+            f'<span class="qa-num">{c.number}</span><span class="qa-cited-body">{quote}'
+            f'<span class="qa-where">{_where_html(meta, c.start, c.end)}</span></span></li>')
+    reader = (reader_html(turn_index, full, cites) if full else
+              '<p class="qa-note">The article is no longer stored; its quotes are above.</p>')
     return (
-        f'<details class="qa-card" id="qa-src-{turn_index}-{c.number}" data-n="{c.number}"'
-        f'{" open" if open_ else ""}>'
-        f'<summary><span class="qa-num">{c.number}</span>'
-        f'<span class="qa-card-head"><span class="qa-title">{esc(c.article.title)}</span>'
-        f'<span class="qa-pub">{_meta_line(c.article)}</span>'
-        f'<span class="qa-quote">“{esc(snippet(c.quote, 140))}”</span></span></summary>'
-        f'<div class="qa-passage">{highlight_html(view)}</div>{note}'
-        f'<div class="qa-where">{_where_html(c.article, c.start, c.end)}</div>'
+        f'<details class="qa-card qa-art" id="qa-art-{turn_index}-{k}" '
+        f'data-ns="{" ".join(str(c.number) for c in cites)}">'
+        f'<summary><span class="qa-nums">{nums}</span>'
+        f'<span class="qa-card-head"><span class="qa-title">{esc(meta.title)}</span>'
+        f'<span class="qa-pub">{_article_line(meta)}</span></span></summary>'
+        f'<ol class="qa-cited-list">{"".join(items)}</ol>'
+        f'<p class="qa-sub qa-reader-head">The whole article</p>{reader}'
+        f'<div class="qa-where">{_where_html(meta)}</div>'
         "</details>"
     )
 
@@ -350,7 +366,11 @@ def turn_sources_html(i: int, turn: ChatTurn, article_text: ArticleTextFn | None
                 ' title="Copy the answer with its numbered sources">Copy with sources</button>')
         meta = (f'<div class="qa-turn-meta">{esc(timing_label(ans))} · '
                 f'{n} source{"" if n == 1 else "s"} {copy}</div>')
-        body = "".join(citation_card_html(i, ans, c, article_text) for c in ans.citations)
+        by_article: dict[str, list[Citation]] = {}
+        for c in ans.citations:
+            by_article.setdefault(c.article.article_id, []).append(c)
+        body = "".join(article_card_html(i, k, ans, cites, article_text)
+                       for k, cites in enumerate(by_article.values(), 1))
         flagged = ans.unsupported_sentences
         if flagged:
             body += ('<div class="qa-warn"><b>Not supported by the cited passages:</b><ul>'

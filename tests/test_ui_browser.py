@@ -200,26 +200,40 @@ def test_mission_question_streams_a_cited_answer(tab: Page, served: dict[str, An
     tab.shot("ui-mission")
 
 
-def test_clicking_a_marker_shows_the_passage_with_the_quote_marked(
+def test_clicking_a_marker_opens_the_whole_article_at_the_cited_sentence(
         tab: Page, served: dict[str, Any]) -> None:
     expected = served["bot"].ask(MISSION)
     tab.ask(MISSION, 1)
     pg = tab.page
     last = expected.citations[-1]
     pg.locator(f'#qa-chat .qa-cite[data-n="{last.number}"]').first.click()
-    card = pg.locator(f"#qa-src-0-{last.number}")
-    assert card.get_attribute("open") is not None
-    mark = card.locator("mark.qa-hl")
+    item = pg.locator(f"#qa-src-0-{last.number}")
+    card = item.locator("xpath=ancestor::details[1]")
+    assert card.get_attribute("open") is not None  # its article's card opened
+    mark = item.locator("mark.qa-hl")
     mark.wait_for(state="visible")
     assert flat(mark.inner_text()) == flat(last.quote)
     head = flat(card.locator("summary").inner_text())
     assert last.article.title[:40] in head
     if last.article.source:
         assert last.article.source in head
-    where = card.locator(".qa-where").inner_text()
+    where = item.locator(".qa-where").inner_text()
     assert (last.article.url or Path(last.article.path).name) in where
     assert str(Path(last.article.path).parent) not in where  # never a server path
     assert f"chars {last.start}–{last.end}" in where
+    # the whole article, scrolled to the cited sentence, every cited sentence of it marked
+    reader = card.locator(".qa-reader")
+    text = served["bot"].article_text(last.article.article_id)
+    assert flat(reader.inner_text()).startswith(flat(text)[:60])
+    read = pg.locator(f"#qa-read-0-{last.number}")
+    assert flat(read.inner_text()) == flat(last.quote)
+    in_view = read.evaluate("""m => { const r = m.closest('.qa-reader').getBoundingClientRect();
+        const b = m.getBoundingClientRect(); return b.top >= r.top && b.bottom <= r.bottom; }""")
+    assert in_view
+    same = [c for c in expected.citations if c.article.article_id == last.article.article_id]
+    assert reader.locator("mark.qa-hl").count() == len({(c.start, c.end) for c in same})
+    cards = pg.locator("#qa-sources section.qa-turn:not([hidden]) details.qa-art")
+    assert cards.count() == len({c.article.article_id for c in expected.citations})
     tab.shot("ui-citation")
     if os.environ.get("UPDATE_DOCS_SCREENSHOT") == "1":  # the README picture: the stated reason
         best = next((c for c in expected.citations if "streamline" in c.quote), last)
@@ -227,13 +241,16 @@ def test_clicking_a_marker_shows_the_passage_with_the_quote_marked(
         pg.wait_for_timeout(1800)  # after the card's highlight flash
         pg.screenshot(path=str(ROOT / "docs" / "screenshot.png"))
 
-    # a card opens by itself too
+    # a card opens by itself too, and a cited sentence in it shows its place in the article
     first = expected.citations[0]
-    if first.number != last.number:
-        pg.locator(f"#qa-src-0-{first.number} summary").click()
+    if first.article.article_id != last.article.article_id:
+        first_card = pg.locator(f"#qa-src-0-{first.number}").locator("xpath=ancestor::details[1]")
+        first_card.locator("summary").click()
         m = pg.locator(f"#qa-src-0-{first.number} mark.qa-hl")
         m.wait_for(state="visible")
         assert flat(m.inner_text()) == flat(first.quote)
+        m.click()
+        pg.locator(f"#qa-read-0-{first.number}").wait_for(state="visible")
 
 
 def test_refusal_is_one_line_and_offers_the_closest_passages_in_the_panel(sized_tab: Page
@@ -529,7 +546,8 @@ def test_html_in_articles_is_shown_as_text_and_never_runs(tab: Page, served: dic
     text = tab.ask(XSS_QUESTION, 1)
     assert flat(text) == flat(expected.text)  # the characters are visible, as typed
     pg.locator('#qa-chat .qa-cite[data-n="1"]').first.click()
-    passage = pg.locator("#qa-src-0-1 .qa-passage").inner_text()
+    card = pg.locator("#qa-src-0-1").locator("xpath=ancestor::details[1]")
+    passage = card.locator(".qa-reader").inner_text()  # the whole article, as text
     assert "<script>window.__xss=1</script>" in passage or '<img src=x onerror="window.__xss=2">' \
         in passage
     pg.get_by_role("tab", name="Library").click()

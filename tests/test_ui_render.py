@@ -32,17 +32,16 @@ from qa.ui_render import (
     answer_markdown,
     answer_payload,
     answer_with_footnotes,
+    article_card_html,
     article_choices,
     chat_messages,
-    citation_card_html,
     conversation_markdown,
     escape_answer_md,
     escape_md,
     footnote,
-    highlight_html,
     ingest_report_html,
     library_rows,
-    passage_view,
+    reader_html,
     refused_markdown,
     safe_url,
     scope_label,
@@ -256,33 +255,40 @@ def test_chat_messages_pairs_and_escapes_questions() -> None:
 
 
 # -- sources panel ------------------------------------------------------------------------------
-def test_passage_view_from_chunk_checks_the_span() -> None:
+def test_one_card_per_article_lists_its_cited_sentences_and_marks_them_in_the_article() -> None:
+    q1 = "Lively dropped the claim to streamline the dispute."
+    q2 = "Closing line about the trial in March."
+    other = replace(META, article_id="/tmp/b.txt", path="/tmp/b.txt", title="Other")
+    c1, c2 = cite(q1, number=1), cite(q2, number=2)
+    c3 = replace(cite(q1, number=3), article=other)
+    ans = make_answer(citations=(c1, c2, c3))
+    texts = {"/tmp/a.txt": ARTICLE, "/tmp/b.txt": ARTICLE}
+    out = sources_html([ChatTurn("Why?", answer=ans)], texts.__getitem__)
+    cards = re.findall(r'<details class="qa-card qa-art" id="qa-art-0-(\d)" data-ns="([\d ]+)"',
+                       out)
+    assert cards == [("1", "1 2"), ("2", "3")]  # two of three citations share an article
+    first = out.split('id="qa-art-0-1"')[1].split("</details>")[0]
+    assert 'id="qa-src-0-1"' in first and 'id="qa-src-0-2"' in first
+    reader = first.split('class="qa-reader"')[1]
+    for n, q in ((1, q1), (2, q2)):  # the whole article, each cited sentence marked
+        assert f'id="qa-read-0-{n}" data-n="{n}">{q}</mark><sup class="qa-ref">[{n}]</sup>' in reader
+    assert reader.count("<mark") == 2 and "&lt;script&gt;window.__xss=1" in reader
+    assert "<script" not in out and "<b>bold" not in out and "<i>Mail" not in out
+
+
+def test_the_card_says_when_a_quote_is_not_in_the_article_as_stored_now() -> None:
     q = "Lively dropped the claim to streamline the dispute."
-    ans = make_answer()
-    v = passage_view(ans, cite(q))
-    assert v.text[v.hl_start:v.hl_end] == q
-    shifted = passage_view(ans, cite(q, shift=3))  # a span that disagrees with its quote
-    assert shifted.text[shifted.hl_start:shifted.hl_end] == q
     wrong = replace(cite(q), quote="words that are nowhere")
-    assert passage_view(ans, wrong).hl_start == -1
-    card = citation_card_html(0, ans, wrong)
-    assert "not found in this passage" in card and "<mark" not in card
+    card = article_card_html(0, 1, make_answer(citations=(wrong,)), [wrong], lambda aid: ARTICLE)
+    assert "not found in the article as stored now" in card and "<mark" not in card
+    gone = article_card_html(0, 1, make_answer(), [cite(q)], None)
+    assert f'<mark class="qa-hl">{q}</mark>' in gone and "no longer stored" in gone
 
 
-def test_passage_view_from_article_text_when_chunk_not_retrieved() -> None:
-    q = "Closing line about the trial in March."
-    ans = make_answer(passages=())
-    v = passage_view(ans, cite(q), article_text=lambda aid: ARTICLE)
-    assert v.text[v.hl_start:v.hl_end] == q
-    assert v.offset + v.hl_start == ARTICLE.index(q)
-    only_quote = passage_view(ans, cite(q), article_text=None)
-    assert only_quote.text == q and only_quote.hl_start == 0
-
-
-def test_card_html_escapes_everything_and_marks_the_quote() -> None:
+def test_card_html_escapes_everything_and_names_the_place() -> None:
     q = "Lively dropped the claim to streamline the dispute."
     ans = make_answer()
-    html_out = citation_card_html(2, ans, cite(q, number=1))
+    html_out = article_card_html(2, 1, ans, [cite(q, number=1)], lambda aid: ARTICLE)
     assert 'id="qa-src-2-1"' in html_out
     assert f'<mark class="qa-hl">{q}</mark>' in html_out
     assert "<script" not in html_out and "<img" not in html_out and "<b>bold" not in html_out
@@ -290,19 +296,27 @@ def test_card_html_escapes_everything_and_marks_the_quote() -> None:
     assert 'href="https://example.com/a?x=1&amp;y=2"' in html_out
     assert 'rel="noopener noreferrer nofollow"' in html_out
     assert "Daily &lt;i&gt;Mail&lt;/i&gt; · 2025-03-01" in html_out
-    bad_link = replace(META, url="javascript:alert(1)")
-    card = citation_card_html(0, ans, cite(q, meta=bad_link))
+    bad_link = replace(META, url="javascript:alert(1)", author="Jo <b>Doe</b>")
+    card = article_card_html(0, 1, ans, [cite(q, meta=bad_link)], lambda aid: ARTICLE)
     where = card.split('class="qa-where"')[1]
     assert "href" not in where and "javascript" not in where
     assert ">a.txt<" in where and "/tmp/" not in where  # the file's name, not a server path
+    assert "by Jo &lt;b&gt;Doe&lt;/b&gt;" in card  # the byline, as text
 
 
-def test_highlight_html_escapes_around_the_mark() -> None:
-    from qa.ui_render import PassageView
-
-    out = highlight_html(PassageView(text="<a>x</a> y <b>", hl_start=9, hl_end=10, offset=0))
-    assert out == '&lt;a&gt;x&lt;/a&gt; <mark class="qa-hl">y</mark> &lt;b&gt;'
-
+def test_a_long_article_is_shown_around_its_cited_sentences() -> None:
+    q = "The one sentence that is cited here."
+    text = "Filler words. " * 6000 + q + " More filler. " * 6000
+    start = text.index(q)
+    c = replace(cite("Lively dropped the claim to streamline the dispute."), quote=q,
+                start=start, end=start + len(q))
+    html_out = reader_html(0, text, [c])
+    assert html_out.count("<mark") == 1 and len(html_out) < len(text) / 2
+    assert ">…Filler" in html_out or html_out.split(">", 1)[1].startswith("…")
+    overlapping = [c, replace(c, number=2, start=start, end=start + 12,
+                              quote=text[start:start + 12])]
+    merged = reader_html(0, text, overlapping)
+    assert merged.count("<mark") == 1 and 'data-n="1 2"' in merged
 
 def test_sources_html_one_section_per_turn_last_shown() -> None:
     turns = [ChatTurn("one?", answer=make_answer()), ChatTurn("two?", answer=make_answer()),
@@ -324,14 +338,15 @@ def test_real_answer_cards_mark_each_cited_quote(  # type: ignore[no-untyped-def
     md = answer_markdown(ans)
     for c in ans.citations:
         assert f"[{c.number}]" in md
-        v = passage_view(ans, c, sample_bot.article_text)
-        assert v.text[v.hl_start:v.hl_end] == c.quote
         assert sample_bot.article_text(c.article.article_id)[c.start:c.end] == c.quote
     out = sources_html([ChatTurn(ans.question, answer=ans)], sample_bot.article_text)
     import html
 
     marks = [html.unescape(m) for m in re.findall(r'<mark class="qa-hl">(.*?)</mark>', out)]
-    assert marks == [c.quote for c in ans.citations]
+    assert marks == [c.quote for c in ans.citations]  # each cited sentence, in its card's list
+    read = {int(n) for ns in re.findall(r'<mark class="qa-hl" id="qa-read-0-\d+" data-n="([\d ]+)"',
+                                         out) for n in ns.split()}
+    assert read == {c.number for c in ans.citations}  # and marked in its whole article
 
 
 # -- library and API ----------------------------------------------------------------------------
