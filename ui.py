@@ -34,15 +34,16 @@ from qa.persist import from_json, to_json
 from qa.settings import Settings
 from qa.types import Answer
 from qa.ui_render import (
-    LIBRARY_HEADERS,
+    LIBRARY_SORTS,
     ChatTurn,
     answer_payload,
     article_choices,
+    article_reader_html,
     chat_messages,
     conversation_markdown,
     esc,
     ingest_report_html,
-    library_rows,
+    library_html,
     rejected_html,
     scope_label,
     source_choices,
@@ -404,20 +405,35 @@ class ChatController:
         return answer_payload(ans)
 
     # -- library --
-    def refresh_library(self, query: str | None = "") -> tuple[Any, ...]:
+    def refresh_library(self, query: str | None = "", sort: str = "Title") -> tuple[Any, ...]:
         """(header, table, article filter, publication filter, delete picker)."""
         arts = self.infos()
         choices = article_choices(arts)
         return (
             self.header_md(),
-            gr.update(value=library_rows(arts, query)),
+            library_html(arts, query, LIBRARY_SORTS.get(sort, "title")),
             gr.update(choices=choices),
             gr.update(choices=source_choices(arts)),
             gr.update(choices=choices, value=None),
         )
 
-    def filter_library(self, query: str | None) -> Any:
-        return gr.update(value=library_rows(self.infos(), query))
+    def filter_library(self, query: str | None, sort: str = "Title") -> str:
+        return library_html(self.infos(), query, LIBRARY_SORTS.get(sort, "title"))
+
+    def library_action(self, action: str) -> tuple[Any, ...]:
+        """A row's button (sent by the page as "open <id>" or "delete <id>"): (reader,
+        delete picker, confirm button, status)."""
+        op, _, article_id = (action or "").partition(" ")
+        op = op.strip()
+        info = next((i for i in self.infos() if i.meta.article_id == article_id), None)
+        if info is None:
+            return (gr.update(), gr.update(), gr.update(visible=False),
+                    "That article is no longer stored.")
+        if op == "delete":
+            return (gr.update(), gr.update(value=article_id), gr.update(visible=True),
+                    f"Delete “{info.meta.title}”? This removes its passages from the index.")
+        text = self.article_text(article_id)
+        return (article_reader_html(info.meta, text), gr.update(), gr.update(visible=False), "")
 
     def ingest_uploads(self, files: list[str] | None, query: str | None,
                        progress: gr.Progress = gr.Progress()  # noqa: B008
@@ -583,12 +599,16 @@ def build_app(assistant: Any, settings: Settings | None = None, *,
                                                  multiselect=True, elem_id="qa-src-filter",
                                                  label="…and these publications (empty: all)")
             with gr.Tab("Library", id="library"):
-                lib_query = gr.Textbox(placeholder="Filter by title, publication, date or id…",
+                lib_query = gr.Textbox(placeholder="Filter by title, publication, date, author or file…",
                                        show_label=False, elem_id="qa-lib-filter")
-                table = gr.Dataframe(library_rows(infos()), headers=LIBRARY_HEADERS,
-                                     datatype="str", interactive=False, wrap=True,
-                                     elem_id="qa-library", max_height=420,
-                                     column_widths=["40%", "14%", "11%", "7%", "28%"])
+                lib_sort = gr.Radio(list(LIBRARY_SORTS), value="Title", label="Sort by",
+                                    elem_id="qa-lib-sort")
+                table = gr.HTML(library_html(infos()), elem_id="qa-library")
+                # a row's Open / Delete… button reaches the server through these two (hidden)
+                lib_action = gr.Textbox(elem_id="qa-lib-action", elem_classes="qa-hidden",
+                                        show_label=False, container=False)
+                lib_go = gr.Button("go", elem_id="qa-lib-go", elem_classes="qa-hidden")
+                lib_reader = gr.HTML("", elem_id="qa-lib-reader")
                 with gr.Row(equal_height=False):
                     with gr.Column():
                         files = gr.File(file_count="multiple", file_types=list(UPLOAD_TYPES),
@@ -647,13 +667,21 @@ def build_app(assistant: Any, settings: Settings | None = None, *,
             event.then(ctl.persist, turns_state, [kept, export_btn], **private)
 
         lib_outputs = [header, table, art_filter, src_filter, del_pick]
-        app.load(ctl.refresh_library, [lib_query], lib_outputs, **private)
-        lib_query.change(ctl.filter_library, lib_query, table, queue=False, **private)
-        ingest_btn.click(ctl.ingest_uploads, [files, lib_query], [report, files, *lib_outputs],
+        app.load(ctl.refresh_library, [lib_query, lib_sort], lib_outputs, **private)
+        lib_query.change(ctl.filter_library, [lib_query, lib_sort], table, queue=False,
                          **private)
+        lib_sort.change(ctl.filter_library, [lib_query, lib_sort], table, queue=False,
+                        **private)
+        lib_go.click(ctl.library_action, lib_action, [lib_reader, del_pick, del_confirm,
+                                                      del_status], queue=False, **private)
+        in_order = {"fn": ctl.filter_library, "inputs": [lib_query, lib_sort], "outputs": table,
+                    "queue": False, **private}  # the table keeps the chosen order
+        ingest_btn.click(ctl.ingest_uploads, [files, lib_query], [report, files, *lib_outputs],
+                         **private).then(**in_order)
         del_btn.click(ctl.ask_delete, del_pick, [del_confirm, del_status], queue=False, **private)
         del_confirm.click(ctl.delete, [del_pick, lib_query], [del_confirm, del_status,
-                                                             *lib_outputs], **private)
+                                                             *lib_outputs], **private).then(
+            **in_order).then(lambda: "", None, lib_reader, queue=False, **private)
         gr.api(ctl.ask_api, api_name="ask")
     return app
 

@@ -94,6 +94,39 @@ li.qa-cited mark.qa-hl, .qa-reader mark.qa-hl { background: #fde68a; color: inhe
   border: 1px solid var(--border-color-primary); border-radius: .4rem; }
 .qa-ref { color: var(--color-accent); font-weight: 700; margin-left: .1rem; }
 .qa-reader mark.qa-flash { outline: 3px solid var(--color-accent); }
+.qa-hidden { display: none !important; }
+.qa-sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+table.qa-lib { width: 100%; border-collapse: collapse; font-size: .92rem; }
+table.qa-lib caption { text-align: left; font-size: .8rem; color: var(--body-text-color-subdued);
+  padding-bottom: .3rem; }
+table.qa-lib th, table.qa-lib td { text-align: left; vertical-align: top; padding: .45rem .5rem;
+  border-bottom: 1px solid var(--border-color-primary); }
+table.qa-lib th { font-size: .8rem; font-weight: 600; white-space: nowrap; }
+.qa-lib-title button.qa-lib-open { all: unset; cursor: pointer; font-weight: 600;
+  color: var(--body-text-color); }
+.qa-lib-title button.qa-lib-open:hover { text-decoration: underline; }
+.qa-lib-by, .qa-lib-where { display: block; font-size: .78rem;
+  color: var(--body-text-color-subdued); overflow-wrap: anywhere; }
+td.qa-lib-n { text-align: right; }
+td.qa-lib-act { white-space: nowrap; }
+td.qa-lib-act button { font-size: .78rem; margin-left: .3rem; padding: .1rem .5rem;
+  border-radius: 6px; border: 1px solid var(--border-color-primary); cursor: pointer;
+  background: var(--background-fill-primary); }
+td.qa-lib-act button.qa-lib-del:hover { border-color: #dc2626; color: #dc2626; }
+.qa-lib-reader { border: 1px solid var(--border-color-primary); border-radius: .6rem;
+  padding: .6rem .2rem .2rem; margin-top: .6rem; }
+.qa-lib-reader h3 { margin: 0 .8rem .2rem; }
+.qa-lib-reader .qa-pub { margin: 0 .8rem .4rem; display: block; }
+@media (max-width: 768px) {  /* a phone: each article is a card, labels beside the values */
+  table.qa-lib thead { display: none; }
+  table.qa-lib tr { display: block; border-bottom: 1px solid var(--border-color-primary);
+    padding: .4rem 0; }
+  table.qa-lib td { display: block; border: none; padding: .15rem .3rem; }
+  table.qa-lib td[data-label]:not(.qa-lib-title)::before { content: attr(data-label) ": ";
+    color: var(--body-text-color-subdued); font-size: .8rem; }
+  td.qa-lib-n { text-align: left; }
+  td.qa-lib-act button { margin: .2rem .4rem 0 0; }
+}
 .qa-report table { width: 100%; font-size: .85rem; border-collapse: collapse; }
 .qa-report td, .qa-report th { padding: .3rem .5rem; border-bottom: 1px solid
   var(--border-color-primary); text-align: left; vertical-align: top; }
@@ -246,6 +279,18 @@ JS = r"""
         copyText(text, null);
         return;
       }
+    }
+    const row = t.closest('#qa-library button[data-id]');
+    if (row) {  // Open / Delete… of a library row: tell the server through the hidden pair
+      const box = document.querySelector('#qa-lib-action textarea, #qa-lib-action input');
+      const go = document.getElementById('qa-lib-go');
+      if (box && go) {
+        const op = row.classList.contains('qa-lib-del') ? 'delete' : 'open';
+        box.value = op + ' ' + row.dataset.id;
+        box.dispatchEvent(new Event('input', { bubbles: true }));
+        setTimeout(() => go.click(), 50);
+      }
+      return;
     }
     const listed = t.closest('#qa-sources li.qa-cited[data-n]');
     if (listed) {  // a cited sentence in a card: show it in the whole article

@@ -447,23 +447,66 @@ def sources_html(turns: Sequence[ChatTurn], article_text: ArticleTextFn | None =
 
 
 # -- library ------------------------------------------------------------------------------------
-LIBRARY_HEADERS = ["Title", "Publication", "Date", "Chunks", "Id"]
+LIBRARY_SORTS = {"Title": "title", "Newest first": "date", "Publication": "source"}
 
 
-def library_rows(infos: Sequence[ArticleInfo], query: str | None = "") -> list[list[Any]]:
-    """Rows of the library table, filtered by a case-insensitive text query.
-
-    Cells are plain strings; the Dataframe shows them as text (no markdown/HTML datatype).
-    """
+def library_infos(infos: Sequence[ArticleInfo], query: str | None = "",
+                  sort: str = "title") -> list[ArticleInfo]:
+    """The articles the library shows: filtered by a case-insensitive text query (title,
+    publication, date, author, link or file name), sorted by title, newest date first (undated
+    last) or publication."""
     q = (query or "").strip().lower()
+    shown = [i for i in infos if not q or q in " ".join(
+        (i.meta.title, i.meta.source, i.meta.date, i.meta.author, i.meta.url,
+         _where_plain(i.meta))).lower()]
+    by_title = sorted(shown, key=lambda i: (i.meta.title.lower(), i.meta.article_id))
+    if sort == "date":
+        dated = sorted((i for i in by_title if i.meta.date), key=lambda i: i.meta.date,
+                       reverse=True)
+        return dated + [i for i in by_title if not i.meta.date]
+    if sort == "source":
+        return sorted(by_title, key=lambda i: (not i.meta.source, i.meta.source.lower()))
+    return by_title
+
+
+def library_html(infos: Sequence[ArticleInfo], query: str | None = "",
+                 sort: str = "title") -> str:
+    """The library as a table (cards on a phone): title with its link or file name,
+    publication, date, passages, and per article **Open** (read it whole) and **Delete…**."""
+    shown = library_infos(infos, query, sort)
+    if not infos:
+        return '<p class="qa-empty">No articles yet: add some below.</p>'
+    if not shown:
+        return f'<p class="qa-empty">No article matches “{esc(query or "")}”.</p>'
     rows = []
-    for i in sorted(infos, key=lambda i: (i.meta.title.lower(), i.meta.article_id)):
+    for i in shown:
         m = i.meta
-        hay = f"{m.title} {m.source} {m.date} {m.article_id} {m.url} {m.path}".lower()
-        if q and q not in hay:
-            continue
-        rows.append([m.title, m.source, m.date, i.n_chunks, m.article_id])
-    return rows
+        aid = esc(m.article_id)
+        by = f'<span class="qa-lib-by">by {esc(m.author)}</span>' if m.author else ""
+        rows.append(
+            f'<tr data-id="{aid}"><td class="qa-lib-title" data-label="Title">'
+            f'<button type="button" class="qa-lib-open" data-id="{aid}" '
+            f'title="Read the whole article">{esc(m.title or _where_plain(m))}</button>{by}'
+            f'<span class="qa-lib-where">{esc(_where_plain(m))}</span></td>'
+            f'<td data-label="Publication">{esc(m.source) or "–"}</td>'
+            f'<td data-label="Date">{esc(m.date) or "–"}</td>'
+            f'<td data-label="Passages" class="qa-lib-n">{i.n_chunks}</td>'
+            f'<td class="qa-lib-act"><button type="button" class="qa-lib-open" data-id="{aid}">'
+            f'Open</button><button type="button" class="qa-lib-del" data-id="{aid}" '
+            f'aria-label="Delete {esc(m.title)}">Delete…</button></td></tr>')
+    n = len(shown)
+    return (f'<table class="qa-lib"><caption>{n} article{"" if n == 1 else "s"}</caption>'
+            "<thead><tr><th>Title</th><th>Publication</th><th>Date</th><th>Passages</th>"
+            f'<th><span class="qa-sr">Actions</span></th></tr></thead><tbody>{"".join(rows)}'
+            "</tbody></table>")
+
+
+def article_reader_html(meta: ArticleMeta, text: str) -> str:
+    """An article opened from the library: its metadata and its whole stored text."""
+    return (f'<article class="qa-lib-reader"><h3>{esc(meta.title)}</h3>'
+            f'<p class="qa-pub">{_article_line(meta)}</p>'
+            f'<div class="qa-reader" tabindex="0">{esc(text)}</div>'
+            f'<div class="qa-where">{_where_html(meta)}</div></article>')
 
 
 def article_choices(infos: Sequence[ArticleInfo]) -> list[tuple[str, str]]:

@@ -273,6 +273,9 @@ def test_every_source_card_can_be_reached_at_top_k_20_with_the_settings_open(
         box = pg.locator("#qa-topk input[type=number]")
         box.fill("20")
         box.press("Enter")
+        box.blur()
+        pg.wait_for_function(  # the slider took it (a busy machine can take a moment)
+            "() => document.querySelector('#qa-topk input[type=range]').value === '20'")
         pg.wait_for_timeout(300)
         tab.ask("What is the capital of France?", 1)  # a refusal lists the closest passages
         cards = pg.locator("#qa-sources details.qa-near")
@@ -473,9 +476,10 @@ def test_uploaded_article_is_answered_from_and_can_be_deleted(
     aid = next(i.meta.article_id for i in bot.articles() if i.meta.path.endswith(
         "quillfeather.txt"))
     pg.get_by_role("tab", name="Library").click()
-    pg.click("#qa-del-pick input")
-    pg.get_by_role("option", name=re.compile("Quillfeather")).click()
-    pg.click("#qa-del")
+    row = pg.locator("#qa-library tr", has_text="Quillfeather")
+    row.locator("button.qa-lib-del").click()  # its own row's Delete…, then the confirmation
+    pg.wait_for_function("() => document.querySelector('#qa-del-status').innerText"
+                         ".includes('Quillfeather')")
     pg.click("#qa-del-confirm")
     pg.wait_for_function(
         "() => document.querySelector('#qa-del-status').innerText.includes('Deleted')")
@@ -483,6 +487,47 @@ def test_uploaded_article_is_answered_from_and_can_be_deleted(
         "() => !document.querySelector('#qa-library').innerText.includes('Quillfeather')")
     assert all(i.meta.article_id != aid for i in bot.articles())
     assert "Marisol" not in bot.ask(UPLOAD_QUESTION).text
+
+
+def test_the_library_reads_well_sorts_and_opens_an_article(sized_tab: Page,
+                                                            served: dict[str, Any]) -> None:
+    tab = sized_tab
+    pg = tab.page
+    pg.get_by_role("tab", name="Library").click()
+    table = pg.locator("#qa-library table.qa-lib")
+    table.wait_for(state="visible")
+    head = table.locator("thead").inner_text()
+    assert "Passages" in head and "Chunks" not in head and "Id" not in head.split()
+    font = table.evaluate("t => getComputedStyle(t).fontFamily")
+    assert "mono" not in font.lower()
+    assert str(Path(served["bot"].articles()[0].meta.path).parent) not in table.inner_text()
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    sort = pg.locator("#qa-lib-sort")
+    first_is_daily_mail = """() => {
+        const r = document.querySelector('#qa-library tbody tr');
+        return r && r.innerText.includes('Daily Mail'); }"""
+    sort.get_by_text("Publication", exact=True).click()  # sort by it
+    try:
+        pg.wait_for_function(first_is_daily_mail, timeout=5_000)
+    except PlaywrightTimeout:  # the page's first refresh of the table may land after the click
+        sort.get_by_text("Title", exact=True).click()
+        sort.get_by_text("Publication", exact=True).click()
+        pg.wait_for_function(first_is_daily_mail)
+    row = pg.locator("#qa-library tbody tr").first
+    row.locator("td.qa-lib-act button.qa-lib-open").click()
+    reader = pg.locator("#qa-lib-reader .qa-reader")
+    reader.wait_for(state="visible")
+    info = next(i for i in served["bot"].articles() if i.meta.source == "Daily Mail")
+    text = served["bot"].article_text(info.meta.article_id)
+    assert flat(reader.inner_text()) == flat(text)
+    assert "Daily Mail" in pg.locator("#qa-lib-reader .qa-pub").inner_text()
+    if pg.viewport_size["width"] < 500:  # a phone: no header row, each article a card
+        assert not table.locator("thead").is_visible()
+        label = row.locator("td[data-label='Publication']").evaluate(
+            "td => getComputedStyle(td, '::before').content")
+        assert "Publication" in label
+    tab.shot(f"ui-library-{pg.viewport_size['width']}")
 
 
 def test_pdf_and_docx_uploads_are_ingested_and_the_pdf_page_is_cited(

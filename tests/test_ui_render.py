@@ -34,13 +34,15 @@ from qa.ui_render import (
     answer_with_footnotes,
     article_card_html,
     article_choices,
+    article_reader_html,
     chat_messages,
     conversation_markdown,
     escape_answer_md,
     escape_md,
     footnote,
     ingest_report_html,
-    library_rows,
+    library_html,
+    library_infos,
     reader_html,
     refused_markdown,
     safe_url,
@@ -355,15 +357,37 @@ def info(title: str, source: str = "", aid: str = "") -> ArticleInfo:
                                    source=source), n_chunks=3, content_hash="h")
 
 
-def test_library_rows_filter_and_choices() -> None:
+def test_library_filters_and_sorts() -> None:
     infos = [info("Zeta", "Fox"), info("alpha", "Daily Mail"), info("Beta", "", "/y/b.txt")]
-    assert [r[0] for r in library_rows(infos)] == ["alpha", "Beta", "Zeta"]
-    assert [r[0] for r in library_rows(infos, "  MAIL ")] == ["alpha"]
-    assert [r[0] for r in library_rows(infos, "/y/")] == ["Beta"]
-    assert library_rows(infos, None) == library_rows(infos, "")
+    titles = lambda xs: [i.meta.title for i in xs]
+    assert titles(library_infos(infos)) == ["alpha", "Beta", "Zeta"]
+    assert titles(library_infos(infos, "  MAIL ")) == ["alpha"]
+    assert titles(library_infos(infos, "b.txt")) == ["Beta"]  # a file's name, not its folder
+    assert titles(library_infos(infos, "/y/")) == []
+    assert library_infos(infos, None) == library_infos(infos, "")
+    dated = [replace(i, meta=replace(i.meta, date=d)) for i, d in
+             zip(infos, ("2025-01-02", "", "2025-03-04"), strict=True)]
+    assert titles(library_infos(dated, sort="date")) == ["Beta", "Zeta", "alpha"]  # undated last
+    assert titles(library_infos(infos, sort="source")) == ["alpha", "Zeta", "Beta"]
     dup = [info("Same", aid="/a/one.txt"), info("Same", aid="/a/two.txt")]
     labels = [label for label, _ in article_choices(dup)]
     assert len(set(labels)) == 2
+
+
+def test_library_html_reads_well_and_escapes() -> None:
+    infos = [ArticleInfo(replace(META, author="Jo Doe"), 4, "h"), info("Plain", "", "/srv/u/p.txt")]
+    out = library_html(infos)
+    assert "<th>Passages</th>" in out and "Chunks" not in out and "Id<" not in out
+    assert "2 articles" in out and "by Jo Doe" in out
+    assert ">https://example.com/a?x=1&amp;y=2<" in out  # its link, when it has one
+    assert ">p.txt<" in out and "/srv/u/" not in out.replace(
+        'data-id="/srv/u/p.txt"', "")  # a file's name shown; its path only in the row's id
+    assert out.count('class="qa-lib-del"') == 2 and out.count("Open</button>") == 2
+    assert "<b>bold" not in out and "A &lt;b&gt;bold&lt;/b&gt; title" in out
+    assert "No article matches" in library_html(infos, "nothing like it")
+    assert "No articles yet" in library_html([])
+    reader = article_reader_html(META, ARTICLE)
+    assert "&lt;script&gt;window.__xss=1" in reader and "<script" not in reader
 
 
 def test_ingest_report_html_says_why_files_failed() -> None:
