@@ -599,7 +599,8 @@ def build_app(assistant: Any, settings: Settings | None = None, *,
                                                  multiselect=True, elem_id="qa-src-filter",
                                                  label="…and these publications (empty: all)")
             with gr.Tab("Library", id="library"):
-                lib_query = gr.Textbox(placeholder="Filter by title, publication, date, author or file…",
+                lib_query = gr.Textbox(
+                    placeholder="Filter by title, publication, date, author or file…",
                                        show_label=False, elem_id="qa-lib-filter")
                 lib_sort = gr.Radio(list(LIBRARY_SORTS), value="Title", label="Sort by",
                                     elem_id="qa-lib-sort")
