@@ -601,7 +601,7 @@ def build_app(assistant: Any, settings: Settings | None = None, *,
             with gr.Tab("Library", id="library"):
                 lib_query = gr.Textbox(
                     placeholder="Filter by title, publication, date, author or file…",
-                                       show_label=False, elem_id="qa-lib-filter")
+                    show_label=False, elem_id="qa-lib-filter")
                 lib_sort = gr.Radio(list(LIBRARY_SORTS), value="Title", label="Sort by",
                                     elem_id="qa-lib-sort")
                 table = gr.HTML(library_html(infos()), elem_id="qa-library")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.conftest import ROOT, free_port, make_bot
 from tests.documents import PDF_ANSWER, PDF_QUESTION, harbour_pdf, press_release_docx
@@ -270,12 +271,18 @@ def test_every_source_card_can_be_reached_at_top_k_20_with_the_settings_open(
     try:
         pg = tab.page
         pg.locator("#qa-settings").get_by_text("Answer settings").click()
-        box = pg.locator("#qa-topk input[type=number]")
-        box.fill("20")
-        box.press("Enter")
-        box.blur()
-        pg.wait_for_function(  # the slider took it (a busy machine can take a moment)
-            "() => document.querySelector('#qa-topk input[type=range]').value === '20'")
+        slider = pg.locator("#qa-topk input[type=range]")
+        slider.wait_for(state="visible")
+        for _ in range(3):  # the slider itself (its number box ignored a fill now and then)
+            slider.fill("20")
+            try:
+                pg.wait_for_function("() => document.querySelector("
+                                     "'#qa-topk input[type=number]').value === '20'",
+                                     timeout=5_000)
+                break
+            except PlaywrightTimeout:
+                continue
+        assert pg.locator("#qa-topk input[type=number]").input_value() == "20"
         pg.wait_for_timeout(300)
         tab.ask("What is the capital of France?", 1)  # a refusal lists the closest passages
         cards = pg.locator("#qa-sources details.qa-near")
@@ -501,8 +508,6 @@ def test_the_library_reads_well_sorts_and_opens_an_article(sized_tab: Page,
     font = table.evaluate("t => getComputedStyle(t).fontFamily")
     assert "mono" not in font.lower()
     assert str(Path(served["bot"].articles()[0].meta.path).parent) not in table.inner_text()
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
     sort = pg.locator("#qa-lib-sort")
     first_is_daily_mail = """() => {
         const r = document.querySelector('#qa-library tbody tr');
