@@ -334,6 +334,8 @@ def test_a_question_typed_while_one_is_answered_is_kept_and_answered_next(sized_
     assert tab.user_texts() == ["Why did Lively drop the distress claim?",
                                 "Which judge denied Baldoni's motion?"]
     assert "Liman" in tab.bot_text(1)
+    pg.wait_for_function(  # markers are decorated on the next animation frame
+        "() => document.querySelectorAll('#qa-chat .qa-cite[data-n=\"1\"]').length >= 2")
     assert pg.get_by_role("button", name="Source 1").count() >= 2  # markers are named too
     assert box.input_value() == ""
 
