@@ -54,7 +54,6 @@ def _meta_to_record(a: Article, n_chunks: int) -> dict[str, Any]:
     }
 
 
-
 def stored_from_record(article_id: str, md: dict[str, Any]) -> StoredArticle:
     meta = ArticleMeta(
         article_id=article_id, title=str(md.get("title", "")), source=str(md.get("source", "")),
