@@ -30,7 +30,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from index.pdf_text import pages_pypdf, pages_pypdfium2, pdf_text
+from index.pdf_text import pdf_text, read_pdf
+
+
+def pages_pypdfium2(data: bytes) -> list[str]:
+    """The reader ingestion uses (index/pdf_text.read_pdf)."""
+    return list(read_pdf(data).pages)
+
+
+def pages_pypdf(data: bytes) -> list[str]:
+    """The comparison: pypdf, which llama-index's PDF reader uses."""
+    import io
+
+    from pypdf import PdfReader
+
+    return [p.extract_text() or "" for p in PdfReader(io.BytesIO(data)).pages]
 
 BBC = ROOT.parent / "shared" / "corpora" / "bbc-news" / "news"
 HEADER = "The Example Courier — Archive copy"

@@ -82,19 +82,6 @@ def _page_text(pdf: object, i: int) -> str:
         page.close()
 
 
-def pages_pypdfium2(data: bytes) -> list[str]:
-    return list(read_pdf(data).pages)
-
-
-def pages_pypdf(data: bytes) -> list[str]:
-    """The comparison reader (bench/pdf_readers.py); not used for ingestion."""
-    import io
-
-    from pypdf import PdfReader
-
-    return [p.extract_text() or "" for p in PdfReader(io.BytesIO(data)).pages]
-
-
 def pdf_date(value: str) -> str:
     """'D:20260412093000+02'00'' -> '2026-04-12'; '' when it is not a PDF date."""
     m = re.match(r"^(?:D:)?(\d{4})(\d{2})?(\d{2})?", value.strip())
