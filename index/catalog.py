@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from index import lexical
 from index.errors import StoreDamagedError
 from index.types import Article, ArticleMeta, Chunk, pages_from_str, pages_to_str
 
@@ -102,6 +103,13 @@ class Catalog:
                     self._db.execute(f"ALTER TABLE articles ADD COLUMN {column} TEXT NOT NULL "
                                      "DEFAULT ''")
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
+            self._db.executescript(lexical.DDL)
+            if not self.get_meta(lexical.READY):  # written before the lexical index existed
+                with self._tx() as db:
+                    if not db.execute("SELECT 1 FROM meta WHERE key = ?",
+                                      (lexical.READY,)).fetchall():  # not done by another
+                        lexical.rebuild(db)
+                        db.execute("INSERT INTO meta VALUES (?, '1')", (lexical.READY,))
         except sqlite3.DatabaseError as e:
             raise StoreDamagedError(
                 f"The catalog {path} is damaged ({e}). `qa repair` rebuilds it from the vector "
@@ -143,7 +151,10 @@ class Catalog:
         with self._tx() as db:
             for article, chunks in items:
                 m = article.meta
+                lexical.unindex_article(db, m.article_id)
                 db.execute("DELETE FROM chunks WHERE article_id = ?", (m.article_id,))
+                # a chunk id still on a row of another article: that row is replaced below
+                lexical.unindex_chunks(db, (c.chunk_id for c in chunks))
                 db.execute(
                     "INSERT OR REPLACE INTO articles (article_id, title, source, url, date, path, "
                     "content_hash, n_chunks, text, updated, author, pages) "
@@ -157,15 +168,23 @@ class Catalog:
                     ((c.chunk_id, c.article_id, c.index, c.start, c.end, c.n_tokens,
                       article.content_hash, c.text) for c in chunks),
                 )
+                lexical.index_chunks(db, ((c.chunk_id, c.text) for c in chunks))
 
     def delete(self, article_ids: Sequence[str]) -> None:
         with self._tx() as db:
             for aid in article_ids:
+                lexical.unindex_article(db, aid)
                 db.execute("DELETE FROM chunks WHERE article_id = ?", (aid,))
                 db.execute("DELETE FROM articles WHERE article_id = ?", (aid,))
 
+    def reindex(self) -> int:
+        """Rebuild the lexical index from the chunks; the number of chunks indexed."""
+        with self._tx() as db:
+            return lexical.rebuild(db)
+
     def clear(self) -> None:
         with self._tx() as db:
+            lexical.clear(db)
             db.execute("DELETE FROM chunks")
             db.execute("DELETE FROM articles")
 
@@ -204,6 +223,10 @@ class Catalog:
             db.executemany("DELETE FROM writes WHERE token = ?", [(t,) for t in tokens])
 
     # -- reads ------------------------------------------------------------------------------
+    def lexical_index(self) -> lexical.LexicalIndex:
+        """BM25 over the chunks (index/lexical.py), always in step with them."""
+        return lexical.LexicalIndex(self._rows)
+
     def count_articles(self) -> int:
         return int(str(self._rows("SELECT COUNT(*) FROM articles")[0][0]))
 

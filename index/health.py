@@ -244,6 +244,9 @@ def full_check(store: ChunkStore) -> Health:
         if only_chroma or differ:
             notes.append(f"the catalog lacks {len(only_chroma)} articles and has another "
                          f"version of {len(differ)} (it is brought up to date by `qa repair`)")
+        stray = cat.lexical_index().out_of_step()
+        if stray:
+            damage.append(f"the lexical index is out of step with the catalog ({stray} passages)")
     counts = {**quick.counts, "unreadable_vectors": len(unreadable), "orphan_chunks": orphans}
     affected |= missing | bad_spans
     return Health(damage=tuple(dict.fromkeys(damage)), notes=tuple(notes), counts=counts,

@@ -11,7 +11,8 @@ store's folder for itself (no other process may have it open), then:
    that cannot be read is rebuilt from the catalog;
 4. articles the catalog has and Chroma lost are put back (re-embedded); articles with missing
    chunks or spans that do not match their text are re-chunked and re-embedded;
-5. leftovers of interrupted writes are swept, and a full check says how the store stands.
+5. leftovers of interrupted writes are swept; a lexical index out of step with the catalog's
+   chunks is rebuilt from them; a full check says how the store stands.
 """
 
 from __future__ import annotations
@@ -164,6 +165,8 @@ def _repair_store(store: ChunkStore, embedder: Embedder, chunker: Chunker, did: 
     n = store.sweep_orphans()
     if n:
         did(f"removed {n} passages of no current article text")
+    if cat.lexical_index().out_of_step():
+        did(f"rebuilt the lexical index ({cat.reindex()} passages)")
 
 
 def _catalog_takes_chroma(store: ChunkStore, did: Say) -> None:

@@ -10,7 +10,8 @@
   the text its record holds. Chunks without a current record are swept by the next write.
 - The chunk collection remembers which embedding model built it; opening it with another model
   raises StoreMismatchError instead of returning silent garbage.
-- Every change bumps a `generation` stamp, which the BM25 index uses to stay in step.
+- Every change bumps a `generation` stamp; a catalog that did not make the change follows it
+  (`follow`), so the lexical index in the catalog finds what another machine added.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from index.types import Article, ArticleInfo, ArticleMeta, Chunk, pages_from_str
 log = logging.getLogger(__name__)
 
 SCHEMA = 1
+SEEN = "generation_seen"  # catalog meta: the store generation whose changes it holds
 _PAGE = 2000
 _PLACEHOLDER = [1.0]  # article records are looked up by id, never by vector
 TEXT_INLINE = 200_000  # characters of an article text kept in its record; longer: in parts
@@ -67,10 +69,12 @@ class ChunkStore:
     """Chunks with their vectors, and the articles they came from, in two Chroma collections."""
 
     def __init__(self, client: Any, name: str, embed_model: str, dim: int, label: str = "",
-                 catalog: Catalog | None = None, io: IoLock | NoLock | None = None) -> None:
+                 catalog: Catalog | None = None, io: IoLock | NoLock | None = None,
+                 follows: bool = False) -> None:
         self.client = client
         self.io = io or NoLock()  # one Chroma call at a time on this store (index/iolock.py)
         self.catalog = catalog  # the second copy (index/catalog.py); writes keep both in step
+        self.follows = follows  # on a Chroma server: the catalog follows others' writes
         self.name = name
         self.label = label or name
         self.embed_model = embed_model
@@ -118,8 +122,65 @@ class ChunkStore:
         return str((col.metadata or {}).get("generation", "new"))
 
     def _bump(self) -> None:
+        # A catalog that follows (see `follow`) holds this change; when it also held every
+        # earlier one, it has seen the new generation too.
+        seen = (self.follows and self.catalog is not None
+                and self.catalog.get_meta(SEEN) == self.generation())
+        gen = uuid.uuid4().hex
         with self._guard("recording a change"):
-            self.records.modify(metadata={"generation": uuid.uuid4().hex})
+            self.records.modify(metadata={"generation": gen})
+        if seen and self.catalog is not None:
+            self.catalog.set_meta(SEEN, gen)
+
+    def follow(self) -> str:
+        """Bring the catalog (and so the lexical index) up to what Chroma holds, when Chroma
+        changed through another catalog. Only a store on a Chroma server follows (`follows`):
+        processes on other machines, or of other users, write to it through their own catalog.
+        (An embedded store has one catalog, beside it, that every writer keeps.)
+
+        Returns the store's generation. A write through this catalog records the generation it
+        leaves as seen, so on one machine this costs one read of the generation; otherwise
+        every record's hash is compared and only the articles whose text changed are copied
+        (their chunks, from Chroma). An article whose chunks are not all written yet (a write
+        under way elsewhere) is left for the next call. Articles gone from Chroma leave the
+        catalog, unless half of it or more would go: a mass disappearance is damage for
+        `qa check` to name, never mirrored into the copy that repairs it. (Chroma has no
+        compare-and-swap: a write elsewhere that lands between this catalog's last look and its
+        own write is found at the next change from elsewhere, or by `qa repair`.)"""
+        gen = self.generation()
+        cat = self.catalog
+        if not self.follows or cat is None or cat.get_meta(SEEN) == gen:
+            return gen
+        ours = self.stored_articles()
+        theirs = cat.hashes()
+        changed = [a for a, s in ours.items() if theirs.get(a) != s.content_hash]
+        gone = [a for a in theirs if a not in ours]
+        complete = True
+        for k in range(0, len(changed), 100):
+            part = changed[k : k + 100]
+            texts = self.article_texts(part)
+            items = []
+            for aid in part:
+                st = ours[aid]
+                chunks = self.chunks_of(aid, st.content_hash)
+                if len(chunks) != st.n_chunks or aid not in texts:
+                    complete = False
+                    continue
+                items.append((Article(st.meta, texts[aid], st.content_hash), chunks))
+            cat.put(items)
+        if gone and len(gone) * 2 <= len(theirs):
+            cat.delete(gone)
+        elif gone:
+            complete = False
+            log.warning("the store %s lacks %d of the catalog's %d articles: not mirrored "
+                        "(`qa check` says whether it is damaged)", self.label, len(gone),
+                        len(theirs))
+        if changed or gone:
+            log.info("catalog of %s followed the store: %d articles changed, %d gone",
+                     self.label, len(changed), len(gone))
+        if complete:
+            cat.set_meta(SEEN, gen)
+        return gen
 
     def stored_articles(self) -> dict[str, StoredArticle]:
         out: dict[str, StoredArticle] = {}

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
@@ -17,7 +18,6 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Self
 
-from index.bm25 import cache_folder
 from index.catalog import Catalog, catalog_path
 from index.chunk import Chunker
 from index.connect import Connection, WaitFn, connect
@@ -26,7 +26,8 @@ from index.health import Health, full_check, quick_check
 from index.ingest import ingest as run_ingest
 from index.repair import RepairReport
 from index.store import ChunkStore
-from qa.errors import ConfigError, IndexEmptyError, InputError, StoreDamagedError
+from index.terms import terms_of
+from qa.errors import ConfigError, IndexEmptyError, InputError, StoreDamagedError, StoreError
 from qa.extractive import ExtractiveAnswerer, IdfTable, Scored, reorder
 from qa.followup import context_turns, retrieval_query
 from qa.reader import Reader
@@ -46,11 +47,7 @@ class Assistant:
         self.embedder = embedder
         self.store = store
         self.chunker = Chunker(settings.chunk_tokens, settings.chunk_overlap)
-        self.retriever = HybridRetriever(
-            store, embedder,
-            cache_folder(settings.store_path, settings.chroma_url, settings.collection),
-            fusion=settings.fusion,
-        )
+        self.retriever = HybridRetriever(store, embedder, fusion=settings.fusion)
         if reader is None:
             try:
                 reader = Reader.load()
@@ -100,7 +97,11 @@ class Assistant:
                                            settings.collection))
             store = ChunkStore(client, settings.collection, embedder.name, embedder.dim,
                                label=settings.store_label, catalog=catalog,
-                               io=conn.io if conn is not None else None)
+                               io=conn.io if conn is not None else None,
+                               follows=bool(settings.chroma_url))
+            if store.follows:  # what others wrote to the server since this catalog looked
+                with contextlib.suppress(StoreError):  # unreadable: the check says so
+                    store.follow()
             health = quick_check(store) if check else None
             crashed = bool(health is not None and not health.ok and repair_after_crash
                            and conn is not None and conn.mode in ("embedded", "serving")
@@ -151,7 +152,7 @@ class Assistant:
         self.close()
 
     def warm(self) -> None:
-        """Load what the first question would otherwise wait for (sentence model, BM25)."""
+        """Load what the first question would otherwise wait for (sentence splitter, IDF table)."""
         from index.chunk import split_sentences
 
         split_sentences("Warm up. Done.")
@@ -207,11 +208,14 @@ class Assistant:
         r = self.retriever.retrieve(rq, top_k or self.settings.top_k, scope or Scope())
         return r.passages, r, rq
 
-    def idf(self) -> IdfTable:
-        bm25 = self.retriever.bm25()
+    def idf(self, passages: Sequence[Passage] = ()) -> IdfTable:
+        """The IDF table of the store as it is now, holding the terms of these passages."""
+        gen = self.store.generation()
         idf = self._idf
-        if idf is None or idf.generation != bm25.generation:
-            idf = self._idf = IdfTable(bm25)  # a new table, swapped in whole: readers share it
+        if idf is None or idf.generation != gen:
+            # a new table, swapped in whole: readers share it
+            idf = self._idf = IdfTable(self.retriever.lexical, gen)
+        idf.prefetch(t for p in passages for t in terms_of(p.chunk.text))
         return idf
 
     def score(self, question: str, history: Sequence[str] = (), *, top_k: int | None = None,
@@ -222,7 +226,8 @@ class Assistant:
         pool, r, _ = self.retrieve(question, history, top_k=max(k, self.settings.pool),
                                    scope=scope)
         ctx = context_turns(question.strip(), history)
-        return self.extractive.score(question.strip(), ctx, pool, r.query_vector, self.idf().idf)
+        return self.extractive.score(question.strip(), ctx, pool, r.query_vector,
+                                     self.idf(pool).idf)
 
     # -- llama-index ------------------------------------------------------------------------
     def as_retriever(self, top_k: int | None = None, articles: Sequence[str] = (),
@@ -272,7 +277,7 @@ class Assistant:
                                     scope=scope)
         t1 = time.perf_counter()
         ctx = context_turns(question.strip(), history)
-        ex = self.extractive.answer(question.strip(), ctx, pool, r.query_vector, self.idf().idf,
+        ex = self.extractive.answer(question.strip(), ctx, pool, r.query_vector, self.idf(pool).idf,
                                     refusal_threshold)
         t2 = time.perf_counter()
         ans = Answer(

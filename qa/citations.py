@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index.bm25 import tokenize
 from index.chunk import split_sentences
 from index.embed import Embedder
+from index.terms import tokenize
 from qa.extractive import REFUSAL_TEXT
 from qa.settings import DEFAULT_SUPPORT_THRESHOLD
 from qa.types import Citation, Passage, SentenceCheck

@@ -21,16 +21,16 @@ import dataclasses
 import functools
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from index.bm25 import Bm25Index
 from index.chunk import split_sentences
 from index.embed import Embedder, EmbeddingCache
 from qa.question import Question, analyse, filler_values, terms
 from qa.reader import RERANK, Candidate, Reader, features, rerank_features
+from qa.retrieve import Lexical
 from qa.types import Citation, Passage
 
 JOINER = " "  # the connecting text the extractive answer declares
@@ -41,27 +41,31 @@ ADD_SHARE = 0.5  # a further sentence needs at least this share of the best one'
 
 
 class IdfTable:
-    """IDF of stemmed terms over the store's chunks (from the BM25 index's postings)."""
+    """IDF of stemmed terms over the store's chunks, from the lexical index's document counts
+    (looked up on first use; a new table for each store generation)."""
 
-    def __init__(self, bm25: Bm25Index) -> None:
+    def __init__(self, lexical: Lexical, generation: str) -> None:
         import math
 
-        r = bm25._retriever
-        self.n_docs = max(1, len(bm25.ids))
-        self._df: dict[str, int] = {}
-        vocab = getattr(r, "vocab_dict", None) or {}
-        scores = getattr(r, "scores", None) or {}
-        indptr = scores.get("indptr") if isinstance(scores, dict) else None
-        if indptr is not None:
-            for term, tid in vocab.items():
-                if 0 <= tid < len(indptr) - 1:
-                    self._df[term] = int(indptr[tid + 1] - indptr[tid])
-        self.generation = bm25.generation
+        self._lexical = lexical
+        self.n_docs = max(1, lexical.n_docs())
+        self._idf: dict[str, float] = {}
+        self.generation = generation
         self._log = math.log
 
+    def prefetch(self, terms: Iterable[str]) -> None:
+        """Look up these terms' counts in one go (a question's sentences hold hundreds)."""
+        new = [t for t in dict.fromkeys(terms) if t not in self._idf]
+        if new:
+            for t, df in self._lexical.doc_freqs(new).items():
+                self._idf[t] = self._log(1.0 + (self.n_docs - df + 0.5) / (df + 0.5))
+
     def idf(self, term: str) -> float:
-        df = self._df.get(term, 0)
-        return self._log(1.0 + (self.n_docs - df + 0.5) / (df + 0.5))
+        v = self._idf.get(term)
+        if v is None:
+            self.prefetch([term])
+            v = self._idf[term]
+        return v
 
 
 @dataclass(frozen=True)

@@ -162,7 +162,7 @@ class Question:
 
 @functools.lru_cache(maxsize=1)
 def _stop() -> frozenset[str]:
-    from index.bm25 import stopwords
+    from index.terms import stopwords
 
     return frozenset(stopwords())
 
@@ -174,7 +174,7 @@ def terms(text: str) -> list[str]:
 
 @functools.lru_cache(maxsize=100_000)
 def _terms(text: str) -> tuple[str, ...]:  # the same passages come back question after question
-    from index.bm25 import terms_of
+    from index.terms import terms_of
 
     return tuple(terms_of(text))
 

@@ -1,17 +1,15 @@
-"""Hybrid retrieval: dense (Chroma, cosine) and BM25 candidates fused by reciprocal rank."""
+"""Hybrid retrieval: dense (Chroma, cosine) and BM25 (index/lexical.py) candidates fused by
+reciprocal rank."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from index.bm25 import Bm25Index, load_or_build
 from index.embed import Embedder
 from index.store import ChunkStore
 from qa.types import Chunk, Passage
@@ -42,6 +40,17 @@ class Scope:
         return not (self.sources and md.get("source") not in self.sources)
 
 
+class Lexical(Protocol):
+    """What retrieval needs of a lexical index (index/lexical.py's LexicalIndex)."""
+
+    def top(self, query: str, n: int, article_ids: Sequence[str] = (),
+            sources: Sequence[str] = ()) -> list[tuple[str, float]]: ...
+
+    def doc_freqs(self, terms: Sequence[str]) -> dict[str, int]: ...
+
+    def n_docs(self) -> int: ...
+
+
 @dataclass
 class Retrieval:
     passages: list[Passage]
@@ -52,29 +61,17 @@ class Retrieval:
 class HybridRetriever:
     """`retrieve(query, top_k) -> passages`, best first, each with dense/BM25/fused scores."""
 
-    def __init__(self, store: ChunkStore, embedder: Embedder, bm25_folder: Path,
-                 candidates: int = 30, fusion: str = "rrf") -> None:
+    def __init__(self, store: ChunkStore, embedder: Embedder, candidates: int = 30,
+                 fusion: str = "rrf", lexical: Lexical | None = None) -> None:
         self.store = store
         self.embedder = embedder
-        self.bm25_folder = bm25_folder
         self.candidates = candidates
         self.fusion = fusion
-        self._bm25: Bm25Index | None = None
-        self._bm25_lock = threading.Lock()
-        self._scoped_ids: dict[tuple[Scope, str], set[str]] = {}
-
-    def bm25(self) -> Bm25Index:
-        with self._bm25_lock:  # one rebuild at a time, however many questions arrive
-            self._bm25 = load_or_build(self.store, self.bm25_folder, self._bm25)
-            return self._bm25
-
-    def _allowed(self, scope: Scope, bm25: Bm25Index) -> set[str] | None:
-        if scope.where() is None:
-            return None
-        key = (scope, bm25.generation)
-        if key not in self._scoped_ids:
-            self._scoped_ids = {key: {cid for cid, _, md in self.store.all_chunks() if scope.admits(md)}}
-        return self._scoped_ids[key]
+        if lexical is None:
+            if store.catalog is None:
+                raise ValueError("hybrid retrieval needs the store's catalog (its lexical index)")
+            lexical = store.catalog.lexical_index()
+        self.lexical = lexical
 
     def retrieve(self, query: str, top_k: int = 5, scope: Scope | None = None,
                  dense_query: str | None = None) -> Retrieval:
@@ -91,8 +88,8 @@ class HybridRetriever:
         timings["dense"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        bm25 = self.bm25()
-        lexical = bm25.top(query, n, allowed=self._allowed(scope, bm25))
+        self.store.follow()  # what another machine wrote is searchable too
+        lexical = self.lexical.top(query, n, scope.article_ids, scope.sources)
         timings["bm25"] = time.perf_counter() - t
 
         dense_score = {c.chunk_id: sim for c, sim in dense}

@@ -46,12 +46,3 @@ def test_an_age_is_bound_to_the_asked_name_only_when_it_stands_next_to_it() -> N
     assert not bound(q, "Mr Sullivan, 42, a former colleague, spoke at the long and "
                         "winding trial of the telecoms group's founder Mr Ebbers.")
 
-
-def test_the_scorer_tokenises_exactly_as_the_lexical_index() -> None:
-    """terms_of is bm25s's tokenize without its per-call overhead: the IDF table is looked up
-    with its terms, so they must be the same."""
-    from index.bm25 import terms_of, tokenize
-
-    texts = ["Mr Ebbers, 63, denies the charges.", "The £1.3bn deal's U.S. backers didn't say",
-             "Café owners in São Paulo — 2,000 of them — protested on 12/04/2005!", "", "a I 7"]
-    assert [terms_of(t) for t in texts] == [list(x) for x in tokenize(texts)]

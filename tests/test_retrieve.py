@@ -1,4 +1,5 @@
-"""Hybrid retrieval on a small synthetic corpus: fusion, scopes, and the BM25 cache's generation.
+"""Hybrid retrieval on a small synthetic corpus: fusion and scopes (the lexical index itself:
+tests/test_lexical.py).
 
 The corpus is one .jsonl feed of one-sentence articles with sources and urls, plus two targets:
 - COUNCIL holds a rare token (QX7734ZB) in text about something else: only BM25 can find it
@@ -17,7 +18,6 @@ from typing import Any
 
 import pytest
 
-import index.bm25
 from qa.retrieve import Scope
 from tests.conftest import make_bot
 
@@ -94,7 +94,7 @@ def dense_rank(bot: Any, query: str, article_id: str) -> int:
 
 
 def bm25_rank(bot: Any, query: str, article_id: str) -> int | None:
-    top = bot.retriever.bm25().top(query, bot.store.count_chunks())
+    top = bot.retriever.lexical.top(query, bot.store.count_chunks())
     chunks = bot.store.chunks_by_id([cid for cid, _ in top])
     ids = [chunks[cid].article_id for cid, _ in top]
     return 1 + ids.index(article_id) if article_id in ids else None
@@ -170,68 +170,3 @@ def test_scope_where_clause() -> None:
         "$and": [{"article_id": {"$in": ["a"]}}, {"source": {"$in": ["S"]}}]}
     assert Scope(sources=("S",)).admits({"source": "S", "article_id": "x"})
     assert not Scope(sources=("S",)).admits({"source": "T", "article_id": "x"})
-
-
-def _on_disk(bot: Any) -> dict[str, Any]:
-    folder = index.bm25.cache_folder(bot.settings.store_path, "", bot.settings.collection)
-    assert folder == Path(bot.settings.store_path) / "bm25" / "articles"
-    return json.loads((folder / "ids.json").read_text())
-
-
-def test_bm25_cache_follows_the_store_generation(embedder: Any, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    write_corpus(tmp_path / "in")
-    bot = make_bot(tmp_path, embedder)
-    bot.ingest([tmp_path / "in"])
-    bot.retrieve("snow")
-    disk = _on_disk(bot)
-    gen1 = bot.store.generation()
-    assert disk["generation"] == gen1
-    assert sorted(disk["ids"]) == sorted(cid for cid, _, _ in bot.store.all_chunks())
-
-    # a new article: a new generation, and its rare word is found by the rebuilt index
-    extra = tmp_path / "more" / "plovrix.txt"
-    extra.parent.mkdir()
-    extra.write_text("Miners found plovrixite, an unknown green mineral, in the quarry.\n",
-                     encoding="utf-8")
-    bot.ingest([extra])
-    gen2 = bot.store.generation()
-    assert gen2 != gen1
-    passages, _, _ = bot.retrieve("plovrixite", top_k=3)
-    assert passages[0].article.article_id == str(extra.resolve())
-    assert passages[0].bm25_score is not None and passages[0].bm25_score > 0
-    disk = _on_disk(bot)
-    assert disk["generation"] == gen2 and passages[0].chunk.chunk_id in disk["ids"]
-
-    # a second handle on the same store loads the index from disk: no rebuild
-    other = make_bot(tmp_path, embedder)
-
-    def no_build(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("the BM25 index was rebuilt although the cache is current")
-
-    with monkeypatch.context() as m:
-        m.setattr(index.bm25.Bm25Index, "build", no_build)
-        passages, _, _ = other.retrieve("plovrixite", top_k=3)
-    assert passages[0].bm25_score is not None and passages[0].bm25_score > 0
-
-    # a change made through one handle is seen by the other's in-memory index
-    assert other.delete_article(str(extra.resolve()))
-    passages, _, _ = bot.retrieve("plovrixite", top_k=3)
-    assert all(p.article.article_id != str(extra.resolve()) for p in passages)
-    assert all(p.bm25_score is None for p in passages)
-    disk = _on_disk(bot)
-    assert disk["generation"] == bot.store.generation() != gen2
-    assert passages[0].chunk.chunk_id in disk["ids"]
-
-
-def test_corrupt_bm25_cache_is_rebuilt(embedder: Any, tmp_path: Path) -> None:
-    write_corpus(tmp_path / "in")
-    bot = make_bot(tmp_path, embedder)
-    bot.ingest([tmp_path / "in"])
-    bot.retrieve("snow")
-    folder = Path(bot.settings.store_path) / "bm25" / "articles"
-    (folder / "ids.json").write_text("{not json")
-    fresh = make_bot(tmp_path, embedder)
-    passages, _, _ = fresh.retrieve(LEXICAL_Q, top_k=TOP_K)
-    assert any(p.article.article_id == COUNCIL_URL for p in passages)
-    assert json.loads((folder / "ids.json").read_text())["generation"] == fresh.store.generation()

@@ -1,0 +1,189 @@
+"""The lexical half of hybrid retrieval: BM25 over every chunk, kept in SQLite FTS5.
+
+The index is a table of the catalog file (index/catalog.py), written in the same transaction
+as the catalog's chunks: adding or replacing an article costs its own chunks, never the store,
+the first question after an upload is as fast as any other, and every process on the machine
+reads the same file (WAL: readers never wait for a writer). It holds each chunk's terms
+(index/terms.py), so the ranking sees what the answer scorer sees. FTS5 finds and shortlists
+the matching chunks, Lucene's BM25 (k1 1.5, b 0.75, as bm25s) scores the shortlist (see `top`).
+An article or publication filter is a join inside SQLite.
+
+Chosen by measurement against the bm25s index it replaces (rebuilt whole after every change;
+bench/lexical.py and README "Lexical index").
+
+    >>> lex = LexicalIndex(catalog)                                   # doctest: +SKIP
+    >>> lex.top("why did the council fine the club", 30)             # doctest: +SKIP
+    [('<chunk id>', 11.2), ...]
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+
+from index.terms import terms_of
+
+# The terms are written already stemmed, separated by spaces: FTS5's tokenizer only splits them
+# (an underscore is part of a word, as in terms_of). `n` is the chunk's number of terms, and
+# lexical_stats the totals BM25 needs (kept by every write, so no query scans for them).
+DDL = """
+CREATE VIRTUAL TABLE IF NOT EXISTS lexical USING fts5(
+  terms, n UNINDEXED, tokenize = "unicode61 remove_diacritics 0 tokenchars '_'"
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS lexical_vocab USING fts5vocab(lexical, 'row');
+CREATE TABLE IF NOT EXISTS lexical_stats (
+  one INTEGER PRIMARY KEY CHECK (one = 1), docs INTEGER NOT NULL, terms INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO lexical_stats VALUES (1, 0, 0);
+"""
+READY = "lexical_v1"  # catalog meta key: every chunk of the catalog is in the index
+K1, B = 1.5, 0.75  # Lucene's BM25 (no (k1 + 1) factor), as bm25s (the index before this one)
+POOL = 200  # FTS5's own ranking shortlists this many chunks; they are scored exactly
+
+Rows = Callable[[str, Sequence[object]], list[tuple[object, ...]]]
+
+
+def _count(db: sqlite3.Connection, docs: int, terms: int) -> None:
+    db.execute("UPDATE lexical_stats SET docs = docs + ?, terms = terms + ?", (docs, terms))
+
+
+def index_chunks(db: sqlite3.Connection, chunks: Iterable[tuple[str, str]]) -> None:
+    """Index these (chunk id, text) pairs, already in the catalog's `chunks` table (inside the
+    caller's transaction)."""
+    rows = [(" ".join(t), len(t), cid) for cid, text in chunks for t in [terms_of(text)]]
+    db.executemany("INSERT INTO lexical (rowid, terms, n) SELECT rowid, ?, ? FROM chunks "
+                   "WHERE chunk_id = ?", rows)
+    _count(db, len(rows), sum(r[1] for r in rows))
+
+
+def _unindex(db: sqlite3.Connection, rowids_sql: str, args: Sequence[object]) -> None:
+    docs, terms = db.execute(f"SELECT COUNT(*), COALESCE(SUM(n), 0) FROM lexical WHERE rowid "
+                             f"IN ({rowids_sql})", args).fetchone()
+    if docs:
+        db.execute(f"DELETE FROM lexical WHERE rowid IN ({rowids_sql})", args)
+        _count(db, -int(docs), -int(terms))
+
+
+def unindex_chunks(db: sqlite3.Connection, chunk_ids: Iterable[str]) -> None:
+    ids = list(chunk_ids)
+    for s in range(0, len(ids), 500):
+        part = ids[s : s + 500]
+        _unindex(db, f"SELECT rowid FROM chunks WHERE chunk_id IN ({','.join('?' * len(part))})",
+                 part)
+
+
+def unindex_article(db: sqlite3.Connection, article_id: str) -> None:
+    _unindex(db, "SELECT rowid FROM chunks WHERE article_id = ?", (article_id,))
+
+
+def clear(db: sqlite3.Connection) -> None:
+    db.execute("DELETE FROM lexical")
+    db.execute("UPDATE lexical_stats SET docs = 0, terms = 0")
+
+
+def rebuild(db: sqlite3.Connection) -> int:
+    """Index every chunk of the catalog afresh (a catalog written before the index existed);
+    the number of chunks indexed."""
+    clear(db)
+    n = 0
+    cur = db.execute("SELECT chunk_id, text FROM chunks")
+    while batch := cur.fetchmany(2000):
+        index_chunks(db, ((str(c), str(t)) for c, t in batch))
+        n += len(batch)
+    return n
+
+
+def match_expression(terms: Sequence[str]) -> str:
+    """Any of the terms (each a quoted string: no term is read as FTS5 syntax)."""
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+class LexicalIndex:
+    """BM25 queries and term statistics over the catalog's chunks."""
+
+    def __init__(self, rows: Rows) -> None:
+        self._rows = rows  # Catalog._rows: one statement, serialised with the catalog's writes
+
+    def top(self, query: str, n: int, article_ids: Sequence[str] = (),
+            sources: Sequence[str] = ()) -> list[tuple[str, float]]:
+        """The n best (chunk id, BM25 score), best first, only chunks that share a term with
+        the query; optionally only of these articles and/or publications.
+
+        FTS5 finds the chunks and shortlists POOL of them by its own bm25(), whose IDF is 0 for
+        a term in more than half the chunks (in a store of a few articles about one story, the
+        story's names); the shortlist is then scored by Lucene's BM25, whose IDF stays positive.
+        Where no more than POOL chunks match, that is exactly Lucene's ranking."""
+        terms = terms_of(query)
+        if not terms or n <= 0:
+            return []
+        match = match_expression(terms)
+        pool = max(n, POOL)
+        if not article_ids and not sources:  # FTS5 ranks and cuts alone, then the ids
+            sql = ("SELECT c.chunk_id, m.terms FROM (SELECT rowid, terms FROM lexical WHERE "
+                   "lexical MATCH ? ORDER BY rank LIMIT ?) m JOIN chunks c ON c.rowid = m.rowid")
+            args: list[object] = [match, pool]
+        else:
+            parts = [("SELECT c.chunk_id, lexical.terms FROM lexical "
+                      "JOIN chunks c ON c.rowid = lexical.rowid")]
+            args = [match]
+            where = ["lexical MATCH ?"]
+            if article_ids:
+                where.append(f"c.article_id IN ({','.join('?' * len(article_ids))})")
+                args += list(article_ids)
+            if sources:
+                parts.append("JOIN articles a ON a.article_id = c.article_id")
+                where.append(f"a.source IN ({','.join('?' * len(sources))})")
+                args += list(sources)
+            parts.append("WHERE " + " AND ".join(where) + " ORDER BY bm25(lexical) LIMIT ?")
+            args.append(pool)
+            sql = " ".join(parts)
+        found = self._rows(sql, args)
+        if not found:
+            return []
+        n_docs, avgdl = self.stats()
+        df = self.doc_freqs(terms)
+        idf = {t: math.log(1.0 + (n_docs - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+        scored = []
+        for cid, text in found:
+            words = str(text).split()
+            norm = K1 * (1.0 - B + B * len(words) / avgdl)
+            score = 0.0
+            for t in terms:  # a term the question repeats counts each time, as in bm25s
+                tf = words.count(t)
+                if tf:
+                    score += idf[t] * tf / (tf + norm)
+            scored.append((str(cid), score))
+        scored.sort(key=lambda x: -x[1])
+        return [x for x in scored[:n] if x[1] > 0]
+
+    def stats(self) -> tuple[int, float]:
+        """(chunks, average terms per chunk)."""
+        docs, total = self._rows("SELECT docs, terms FROM lexical_stats", ())[0]
+        d = max(1, int(str(docs)))
+        return d, max(1.0, int(str(total)) / d)
+
+    def doc_freqs(self, terms: Iterable[str]) -> dict[str, int]:
+        """How many chunks hold each term (absent terms: 0)."""
+        want = list(dict.fromkeys(terms))
+        out = dict.fromkeys(want, 0)
+        for s in range(0, len(want), 500):
+            part = want[s : s + 500]
+            rows = self._rows(f"SELECT term, doc FROM lexical_vocab WHERE term IN "
+                              f"({','.join('?' * len(part))})", part)
+            out.update({str(t): int(str(d)) for t, d in rows})
+        return out
+
+    def out_of_step(self) -> int:
+        """Passages of the catalog the index lacks, plus index rows of no passage (0 when the
+        two are in step, as every write keeps them; `qa check` looks)."""
+        missing, stray, docs, terms, n_docs, n_terms = self._rows(
+            "SELECT (SELECT COUNT(*) FROM chunks WHERE rowid NOT IN (SELECT rowid FROM lexical)),"
+            " (SELECT COUNT(*) FROM lexical WHERE rowid NOT IN (SELECT rowid FROM chunks)),"
+            " (SELECT COUNT(*) FROM lexical), (SELECT COALESCE(SUM(n), 0) FROM lexical),"
+            " docs, terms FROM lexical_stats", ())[0]
+        wrong_totals = (docs, terms) != (n_docs, n_terms)  # the totals BM25 reads
+        return int(str(missing)) + int(str(stray)) + int(wrong_totals)
+
+    def n_docs(self) -> int:
+        return self.stats()[0]
