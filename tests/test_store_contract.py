@@ -7,13 +7,9 @@ mismatch, and retrieval, all through the public API with the real embedder and r
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +22,6 @@ from index.chunk import Chunker
 from index.load import load_paths
 from qa.errors import StoreMismatchError
 from qa.settings import Settings
-from tests.conftest import free_port
 
 CHUNK_TOKENS = 64
 CHUNK_OVERLAP = 16
@@ -81,55 +76,6 @@ class CountingEmbedder:
 
 # -- backends ---------------------------------------------------------------------------------
 
-def _chroma_cli() -> str:
-    exe = Path(sys.executable).parent / "chroma"
-    found = str(exe) if exe.exists() else shutil.which("chroma")
-    if not found:
-        pytest.fail("the `chroma` CLI is missing from the venv: `pip install -e '.[test]'`")
-    return found
-
-
-@pytest.fixture(scope="session")
-def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real `chroma run` server on a free loopback port; yields its URL."""
-    port = free_port()
-    data = tmp_path_factory.mktemp("chroma-server")
-    url = f"http://127.0.0.1:{port}"
-    with open(data / "server.log", "wb") as log:
-        proc = subprocess.Popen(
-            [_chroma_cli(), "run", "--host", "127.0.0.1", "--port", str(port),
-             "--path", str(data / "db")],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )
-        try:
-            _wait_for_heartbeat(proc, url, data / "server.log")
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def _wait_for_heartbeat(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"chroma run exited with {proc.returncode}: "
-                        f"{log.read_text(errors='replace')[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail("chroma run did not answer its heartbeat within 60 s")
-        time.sleep(0.2)
-
-
 @dataclass
 class Backend:
     kind: str
@@ -149,7 +95,8 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path,
     if request.param == "embedded":
         return Backend("embedded", Settings(store_path=str(tmp_path / "store"), **common))
     url = request.getfixturevalue("chroma_server")
-    # the BM25 cache of a server store lives under ~/.cache: keep it in this test's tmp dir
+    # the catalog (with its lexical index) of a server store lives under ~/.cache: keep it in
+    # this test's tmp dir
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     collection = "t" + uuid.uuid4().hex[:12]
     return Backend("server", Settings(store_path=str(tmp_path / "unused"), chroma_url=url,
