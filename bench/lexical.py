@@ -173,7 +173,7 @@ def quality(args: argparse.Namespace) -> int:
     embedder = make_embedder("minilm-onnx")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for set_name in args.sets.split(","):
+        for set_name in [x for x in args.sets.split(",") if x]:
             gold, corpus = SETS[set_name]
             if corpus == "bbc":
                 if not BBC.is_dir():
@@ -200,7 +200,7 @@ def quality(args: argparse.Namespace) -> int:
                 with engine(e):
                     res = run_rgb(args.rgb, Path(tmp) / f"rgb-{e}",
                                   Settings(answer_mode="extractive"), embedder=embedder)
-                shares = res.results[0].shares
+                shares = res.settings[0].shares
                 rows.append(("RGB answering (benchmark)", e,
                              {"retrieved_answer": shares["retrieved_answer"],
                               "correct": shares["correct"]}, float("nan")))

@@ -191,39 +191,59 @@ class SentenceTransformerMiniLM:
 
 
 class OpenAIEmbedder:
-    """Embeddings from an OpenAI or OpenAI-compatible `/v1/embeddings` endpoint."""
+    """Embeddings from an OpenAI or OpenAI-compatible `/v1/embeddings` endpoint.
 
-    def __init__(self, client: object, model: str, dim: int | None = None, batch_size: int = 256):
+    A call's texts go in requests of at most `batch_size`, up to `concurrency` of them at once
+    (an embedding server runs several requests in parallel: vLLM, text-embeddings-inference,
+    llama.cpp with several slots), so throughput follows the server, not one round trip at a
+    time. The rows come back in the order of the texts."""
+
+    def __init__(self, client: object, model: str, dim: int | None = None, batch_size: int = 256,
+                 concurrency: int = 4) -> None:
         self._client = client
         self.model = model
         self.name = f"openai:{model}"
         self.batch_size = batch_size
+        self.concurrency = max(1, concurrency)
         self.dim = dim or 0
         if not self.dim:
             self.dim = int(self.embed(["dimension probe"]).shape[1])
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
+    def _request(self, texts: list[str]) -> list[list[float]]:
         import openai
 
-        rows: list[list[float]] = []
-        for i in range(0, len(texts), self.batch_size):
-            try:
-                resp = self._client.embeddings.create(  # type: ignore[attr-defined]
-                    model=self.model, input=list(texts[i : i + self.batch_size])
-                )
-            except openai.APIError as e:
-                raise LLMError(
-                    f"The embeddings endpoint failed for model {self.model!r}: {e}. "
-                    "Check QA_EMBED_MODEL, OPENAI_BASE_URL and OPENAI_API_KEY.",
-                    status=getattr(e, "status_code", None),
-                ) from e
-            rows.extend(d.embedding for d in sorted(resp.data, key=lambda d: d.index))
-        if not rows:
+        try:
+            resp = self._client.embeddings.create(  # type: ignore[attr-defined]
+                model=self.model, input=texts
+            )
+        except openai.APIError as e:
+            raise LLMError(
+                f"The embeddings endpoint failed for model {self.model!r}: {e}. "
+                "Check QA_EMBED_MODEL, OPENAI_BASE_URL and OPENAI_API_KEY.",
+                status=getattr(e, "status_code", None),
+            ) from e
+        return [d.embedding for d in sorted(resp.data, key=lambda d: d.index)]
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        # Enough requests to keep `concurrency` of them busy, none over batch_size texts.
+        per = max(1, min(self.batch_size, -(-len(texts) // self.concurrency)))
+        parts = [texts[i : i + per] for i in range(0, len(texts), per)]
+        if len(parts) == 1 or self.concurrency == 1:
+            results = [self._request(p) for p in parts]
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=min(self.concurrency, len(parts))) as pool:
+                results = list(pool.map(self._request, parts))  # in order; the first error raises
+        rows = [r for part in results for r in part]
         return _normalise(np.asarray(rows, dtype=np.float32))
 
 
-def make_embedder(backend: str, *, openai_client: object = None, openai_model: str = "") -> Embedder:
+def make_embedder(backend: str, *, openai_client: object = None, openai_model: str = "",
+                  openai_concurrency: int = 4) -> Embedder:
     """Build the embedder named by settings.embed_backend."""
     if backend == "minilm-onnx":
         return OnnxMiniLM()
@@ -235,7 +255,7 @@ def make_embedder(backend: str, *, openai_client: object = None, openai_model: s
                 "embed_backend=openai needs an API key or base URL (OPENAI_API_KEY / "
                 "OPENAI_BASE_URL) and a model (QA_EMBED_MODEL, e.g. text-embedding-3-small)."
             )
-        return OpenAIEmbedder(openai_client, openai_model)
+        return OpenAIEmbedder(openai_client, openai_model, concurrency=openai_concurrency)
     raise ConfigError(
         f"Unknown embed_backend {backend!r}: use 'minilm-onnx' (default), 'minilm-st' or 'openai'."
     )

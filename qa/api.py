@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -132,6 +133,8 @@ class Assistant:
         bot = cls(settings, embedder, store, llm, reader)
         bot.connection = conn
         bot.health = health
+        if conn is not None and conn.mode in ("embedded", "serving"):
+            _drop_bm25_cache(Path(settings.store_path).expanduser() / "bm25")
         if llm is None and settings.use_llm:
             # the verifier embeds through the extractive answerer's sentence cache: the sentences
             # scored to decide whether to ask the model are not embedded again to check its answer
@@ -299,7 +302,16 @@ def _openai_embed_args(settings: Settings) -> dict[str, Any]:
     client = OpenAI(api_key=settings.openai_api_key or "not-needed",
                     base_url=settings.openai_base_url or None,
                     timeout=settings.llm_timeout, max_retries=settings.llm_max_retries)
-    return {"openai_client": client, "openai_model": settings.embed_model}
+    return {"openai_client": client, "openai_model": settings.embed_model,
+            "openai_concurrency": settings.embed_concurrency}
+
+
+def _drop_bm25_cache(folder: Path) -> None:
+    """The bm25s index of the versions before the lexical index moved into the catalog: a
+    copy of every chunk's terms that nothing reads any more."""
+    if folder.is_dir() and (folder.parent / ".qa-owner.lock").exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        log.info("removed %s (the lexical index is in the catalog now)", folder)
 
 
 def _make_llm(settings: Settings, embedder: Embedder) -> Any:

@@ -39,6 +39,7 @@ class Settings:
     # embeddings
     embed_backend: str = "minilm-onnx"  # minilm-onnx | minilm-st | openai
     embed_model: str = ""  # only for embed_backend=openai, e.g. text-embedding-3-small
+    embed_concurrency: int = 4  # embed_backend=openai: requests to the server at once
     # chunking
     chunk_tokens: int = 192
     chunk_overlap: int = 64
@@ -92,6 +93,9 @@ class Settings:
             f"calibrated one), got {self.refusal_threshold}",
         )
         _check(1 <= self.pool <= 100, f"pool must be between 1 and 100, got {self.pool}")
+        _check(1 <= self.embed_concurrency <= 64,
+               f"embed_concurrency must be between 1 and 64, got {self.embed_concurrency} "
+               "(QA_EMBED_CONCURRENCY)")
         _check(
             0.0 <= self.support_threshold <= 1.0,
             f"support_threshold must be between 0 and 1, got {self.support_threshold}",

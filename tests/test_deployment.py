@@ -9,6 +9,7 @@ dense and lexical alike, within seconds of the ingest ending."""
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -19,11 +20,12 @@ from typing import Any
 import pytest
 
 from index.load import load_paths
-from tests.conftest import free_port
+from tests.conftest import ROOT, free_port
 from tests.corpus import Story, write_stories
 from tests.test_processes import LIMIT, finish, qa, qa_env
 
 LOGIN = ("desk", "correct horse battery staple")
+ARTIFACTS = ROOT / "test-artifacts"  # the figures of the last run (deployment.json)
 USERS = 8
 
 
@@ -160,6 +162,10 @@ def test_eight_users_ask_two_chats_while_another_machine_ingests_200_articles(
     stop.set()
     for t in threads:
         t.join(timeout=120)
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "deployment.json").write_text(json.dumps(
+        {"answers_per_user": answered, "seconds_until_found_after_ingest": waited,
+         "problems": problems[:20]}, indent=2))
     assert not problems, f"{len(problems)} problems: {problems[:5]}"
     assert min(answered) >= 2, answered  # every user was served throughout
     assert max(waited) < 20, waited

@@ -247,3 +247,15 @@ def test_scores_are_lucene_bm25_as_bm25s_gives_them(tmp_path: Path) -> None:
         got = dict(lex.top(q, len(ids)))
         for k, cid in enumerate(ids):
             assert abs(got.get(cid, 0.0) - float(want[k])) < 1e-4, (q, cid)
+
+
+def test_the_old_bm25s_cache_is_removed_by_the_stores_owner(embedder: Any,
+                                                           tmp_path: Path) -> None:
+    bot = make_bot(tmp_path, embedder)
+    bot.close()
+    old = tmp_path / "store" / "bm25" / "articles"
+    old.mkdir(parents=True)
+    (old / "ids.json").write_text('{"generation": "x", "ids": []}')
+    make_bot(tmp_path, embedder).close()
+    assert not (tmp_path / "store" / "bm25").exists()
+    assert (tmp_path / "store" / "chroma.sqlite3").exists()

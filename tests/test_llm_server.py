@@ -47,12 +47,13 @@ import xllamacpp as x
 
 model, port, n_ctx, grammar = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 embedding = sys.argv[5] == "embedding"
+parallel = int(sys.argv[6]) if len(sys.argv) > 6 else 1
 p = x.CommonParams()
 p.model.path = model
 p.hostnames = ["127.0.0.1"]
 p.port = port
 p.n_ctx = n_ctx
-p.n_parallel = 1
+p.n_parallel = parallel  # slots: requests served at once
 p.cpuparams.n_threads = 1
 p.cpuparams_batch.n_threads = 2
 if embedding:  # /v1/embeddings, mean-pooled
@@ -79,13 +80,13 @@ class LlamaServer:
     """A llama.cpp server in a child process; `stop()` ends it (also mid-request)."""
 
     def __init__(self, log_dir: Path, grammar: str = "", n_ctx: int = 4096,
-                 embedding: bool = False) -> None:
+                 embedding: bool = False, parallel: int = 1) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
         self._log = open(log_dir / f"llama-{self.port}.log", "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-c", SERVER_SCRIPT, str(smollm2_gguf()), str(self.port),
-             str(n_ctx), grammar, "embedding" if embedding else "chat"],
+             str(n_ctx), grammar, "embedding" if embedding else "chat", str(parallel)],
             stdin=subprocess.PIPE, stdout=self._log, stderr=subprocess.STDOUT,
         )
         self._wait_ready(timeout=120)

@@ -7,6 +7,7 @@ normalisation, the store remembering the model, errors), not the quality of thos
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,3 +71,59 @@ def test_openai_backend_without_a_model_says_what_to_set(tmp_path: Path) -> None
         Assistant.open(Settings(store_path=str(tmp_path / "s"), embed_backend="openai",
                                 openai_base_url="http://127.0.0.1:9/v1",
                                 answer_mode="extractive"))
+
+
+def test_batches_go_to_the_server_concurrently_and_come_back_in_order(tmp_path: Path) -> None:
+    """QA_EMBED_CONCURRENCY requests at once, rows in the order of the texts. The server is a
+    scripted /v1/embeddings on loopback that answers slowly and counts requests in flight
+    (the subject is our client, not a model); each vector encodes its text's number."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from openai import OpenAI
+
+    from index.embed import OpenAIEmbedder
+
+    state = {"now": 0, "most": 0, "requests": 0}
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            with lock:
+                state["now"] += 1
+                state["requests"] += 1
+                state["most"] = max(state["most"], state["now"])
+            time.sleep(0.15)
+            data = [{"object": "embedding", "index": i,
+                     "embedding": [float(t.split()[-1]) + 1.0, 1.0]}
+                    for i, t in reversed(list(enumerate(body["input"])))]  # any order
+            out = json.dumps({"object": "list", "data": data, "model": body["model"],
+                              "usage": {"prompt_tokens": 1, "total_tokens": 1}}).encode()
+            with lock:
+                state["now"] -= 1
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+        def log_message(self, *a: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = OpenAI(api_key="x", base_url=f"http://127.0.0.1:{server.server_port}/v1",
+                        max_retries=0)
+        texts = [f"passage number {i}" for i in range(40)]
+        for concurrency, most in ((4, 4), (1, 1)):
+            emb = OpenAIEmbedder(client, "m", dim=2, batch_size=8, concurrency=concurrency)
+            state.update(most=0, requests=0)
+            v = emb.embed(texts)
+            assert state["most"] == most and state["requests"] >= 5
+            raw = v[:, 0] / v[:, 1]  # normalised rows keep the ratio: the text's number + 1
+            assert np.allclose(raw, np.arange(40) + 1.0, atol=1e-3)
+    finally:
+        server.shutdown()
