@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 
 from index.terms import terms_of
 
 # The terms are written already stemmed, separated by spaces: FTS5's tokenizer only splits them
-# (an underscore is part of a word, as in terms_of). `n` is the chunk's number of terms, and
-# lexical_stats the totals BM25 needs (kept by every write, so no query scans for them).
+# (an underscore is part of a word, as in terms_of). `n` is the chunk's number of terms;
+# lexical_stats holds the totals BM25 needs and lexical_df each term's number of chunks (FTS5
+# would count a term's whole posting list for it), both kept by every write, so that no query
+# scans for them.
 DDL = """
 CREATE VIRTUAL TABLE IF NOT EXISTS lexical USING fts5(
   terms, n UNINDEXED, tokenize = "unicode61 remove_diacritics 0 tokenchars '_'"
@@ -36,16 +39,29 @@ CREATE TABLE IF NOT EXISTS lexical_stats (
   one INTEGER PRIMARY KEY CHECK (one = 1), docs INTEGER NOT NULL, terms INTEGER NOT NULL
 );
 INSERT OR IGNORE INTO lexical_stats VALUES (1, 0, 0);
+CREATE TABLE IF NOT EXISTS lexical_df (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
 """
-READY = "lexical_v1"  # catalog meta key: every chunk of the catalog is in the index
+READY = "lexical_v2"  # catalog meta key: every chunk of the catalog is in the index
 K1, B = 1.5, 0.75  # Lucene's BM25 (no (k1 + 1) factor), as bm25s (the index before this one)
 POOL = 200  # FTS5's own ranking shortlists this many chunks; they are scored exactly
 
 Rows = Callable[[str, Sequence[object]], list[tuple[object, ...]]]
 
 
-def _count(db: sqlite3.Connection, docs: int, terms: int) -> None:
-    db.execute("UPDATE lexical_stats SET docs = docs + ?, terms = terms + ?", (docs, terms))
+def _count(db: sqlite3.Connection, sign: int, rows: Sequence[tuple[str, int]]) -> None:
+    """Add (sign 1) or remove (-1) these chunks' (terms, n) to or from the totals."""
+    if not rows:
+        return
+    df = Counter(t for terms, _ in rows for t in set(terms.split()))
+    if sign > 0:
+        db.executemany("INSERT INTO lexical_df VALUES (?, ?) ON CONFLICT (term) DO UPDATE SET "
+                       "df = df + excluded.df", df.items())
+    else:
+        db.executemany("UPDATE lexical_df SET df = df - ? WHERE term = ?",
+                       ((d, t) for t, d in df.items()))
+        db.executemany("DELETE FROM lexical_df WHERE term = ? AND df <= 0", ((t,) for t in df))
+    db.execute("UPDATE lexical_stats SET docs = docs + ?, terms = terms + ?",
+               (sign * len(rows), sign * sum(n for _, n in rows)))
 
 
 def index_chunks(db: sqlite3.Connection, chunks: Iterable[tuple[str, str]]) -> None:
@@ -54,15 +70,15 @@ def index_chunks(db: sqlite3.Connection, chunks: Iterable[tuple[str, str]]) -> N
     rows = [(" ".join(t), len(t), cid) for cid, text in chunks for t in [terms_of(text)]]
     db.executemany("INSERT INTO lexical (rowid, terms, n) SELECT rowid, ?, ? FROM chunks "
                    "WHERE chunk_id = ?", rows)
-    _count(db, len(rows), sum(r[1] for r in rows))
+    _count(db, 1, [(terms, n) for terms, n, _ in rows])
 
 
 def _unindex(db: sqlite3.Connection, rowids_sql: str, args: Sequence[object]) -> None:
-    docs, terms = db.execute(f"SELECT COUNT(*), COALESCE(SUM(n), 0) FROM lexical WHERE rowid "
-                             f"IN ({rowids_sql})", args).fetchone()
-    if docs:
+    rows = db.execute(f"SELECT terms, n FROM lexical WHERE rowid IN ({rowids_sql})",
+                      args).fetchall()
+    if rows:
         db.execute(f"DELETE FROM lexical WHERE rowid IN ({rowids_sql})", args)
-        _count(db, -int(docs), -int(terms))
+        _count(db, -1, [(str(t), int(n)) for t, n in rows])
 
 
 def unindex_chunks(db: sqlite3.Connection, chunk_ids: Iterable[str]) -> None:
@@ -79,6 +95,7 @@ def unindex_article(db: sqlite3.Connection, article_id: str) -> None:
 
 def clear(db: sqlite3.Connection) -> None:
     db.execute("DELETE FROM lexical")
+    db.execute("DELETE FROM lexical_df")
     db.execute("UPDATE lexical_stats SET docs = 0, terms = 0")
 
 
@@ -169,21 +186,26 @@ class LexicalIndex:
         out = dict.fromkeys(want, 0)
         for s in range(0, len(want), 500):
             part = want[s : s + 500]
-            rows = self._rows(f"SELECT term, doc FROM lexical_vocab WHERE term IN "
+            rows = self._rows(f"SELECT term, df FROM lexical_df WHERE term IN "
                               f"({','.join('?' * len(part))})", part)
             out.update({str(t): int(str(d)) for t, d in rows})
         return out
 
     def out_of_step(self) -> int:
-        """Passages of the catalog the index lacks, plus index rows of no passage (0 when the
-        two are in step, as every write keeps them; `qa check` looks)."""
+        """Passages of the catalog the index lacks, index rows of no passage, terms whose count
+        is wrong, and 1 if the totals are: 0 when all is in step, as every write keeps it
+        (`qa check` looks; it reads the whole index)."""
         missing, stray, docs, terms, n_docs, n_terms = self._rows(
             "SELECT (SELECT COUNT(*) FROM chunks WHERE rowid NOT IN (SELECT rowid FROM lexical)),"
             " (SELECT COUNT(*) FROM lexical WHERE rowid NOT IN (SELECT rowid FROM chunks)),"
             " (SELECT COUNT(*) FROM lexical), (SELECT COALESCE(SUM(n), 0) FROM lexical),"
             " docs, terms FROM lexical_stats", ())[0]
         wrong_totals = (docs, terms) != (n_docs, n_terms)  # the totals BM25 reads
-        return int(str(missing)) + int(str(stray)) + int(wrong_totals)
+        wrong_df = self._rows(  # each term's count against FTS5's own
+            "SELECT (SELECT COUNT(*) FROM lexical_vocab v LEFT JOIN lexical_df d ON "
+            "d.term = v.term WHERE d.df IS NOT v.doc) + (SELECT COUNT(*) FROM lexical_df d "
+            "WHERE d.term NOT IN (SELECT term FROM lexical_vocab))", ())[0][0]
+        return int(str(missing)) + int(str(stray)) + int(wrong_totals) + int(str(wrong_df))
 
     def n_docs(self) -> int:
         return self.stats()[0]

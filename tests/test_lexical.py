@@ -12,6 +12,7 @@ from typing import Any
 
 from index.catalog import Catalog
 from index.chunk import Chunker
+from index.lexical import READY
 from index.terms import terms_of
 from index.types import Article, ArticleMeta
 from qa.api import repair
@@ -133,9 +134,9 @@ def test_a_catalog_from_before_the_index_is_indexed_on_open(embedder: Any,
     path = bot.store.catalog.path
     bot.close()
     with sqlite3.connect(path) as db:  # as a catalog written by the version before
-        db.execute("DROP TABLE lexical_vocab")
-        db.execute("DROP TABLE lexical")
-        db.execute("DELETE FROM meta WHERE key = 'lexical_v1'")
+        for table in ("lexical_vocab", "lexical", "lexical_stats", "lexical_df"):
+            db.execute(f"DROP TABLE {table}")
+        db.execute("DELETE FROM meta WHERE key = ?", (READY,))
     bot = make_bot(tmp_path, embedder)
     ps, _, _ = bot.retrieve("QX7734ZB", top_k=2, scope=Scope())
     assert ps[0].article.title == "Council minutes" and ps[0].bm25_score
