@@ -234,8 +234,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from index.connect import connect
 
     settings = settings_from_args(args)
-    if settings.chroma_url:
-        print(f"error: {settings.chroma_url} is a Chroma server already: every process can use "
+    if settings.remote_url:
+        print(f"error: {settings.remote_url} is a Chroma server already: every process can use "
               "it; `qa serve` is for an embedded store folder (QA_STORE_PATH)", file=sys.stderr)
         return 2
     conn = connect(settings.store_path, serve=True, wait=settings.store_wait,

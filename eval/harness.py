@@ -110,7 +110,7 @@ def default_corpus(gold_path: str | Path) -> Path:
 
 def eval_settings(settings: Settings, out_dir: str | Path) -> Settings:
     """The settings with the store moved into `out_dir/store`, unless they name another store."""
-    if settings.chroma_url or settings.store_path != default_store_path():
+    if settings.remote_url or settings.store_path != default_store_path():
         return settings
     return settings.replace(store_path=str(Path(out_dir) / "store"))
 

@@ -185,7 +185,7 @@ def _ask_all(items: Sequence[RgbItem], corpus: Path, settings: Settings, embedde
 
 
 def _setting_store(settings: Settings, out: Path, name: str) -> Settings:
-    if settings.chroma_url:
+    if settings.remote_url:
         return settings.replace(collection=f"{settings.collection}-rgb-{name}")
     return settings.replace(store_path=str(out / name / "store"))
 

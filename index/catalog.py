@@ -69,10 +69,12 @@ def _catalog_article(row: Sequence[object]) -> CatalogArticle:
     return CatalogArticle(meta, str(h), int(str(n)))
 
 
-def catalog_path(store_path: str, chroma_url: str, collection: str) -> Path:
-    """Where the catalog of this store lives."""
+def catalog_path(store_path: str, chroma_url: str, collection: str, tenant_database: str = ""
+                 ) -> Path:
+    """Where the catalog of this store lives (`tenant_database`: on Chroma Cloud)."""
     if chroma_url:
-        key = hashlib.sha1(f"{chroma_url}|{collection}".encode()).hexdigest()[:16]
+        place = f"{chroma_url}|{tenant_database}" if tenant_database else chroma_url
+        key = hashlib.sha1(f"{place}|{collection}".encode()).hexdigest()[:16]
         return Path.home() / ".cache" / "article-qa" / "catalog" / f"{key}.sqlite3"
     return Path(store_path).expanduser() / f"catalog-{collection}.sqlite3"
 

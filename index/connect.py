@@ -86,6 +86,49 @@ def http_client(url: str) -> Any:
     return client
 
 
+@dataclass(frozen=True)
+class CloudLogin:
+    """Chroma Cloud credentials (QA_CHROMA_API_KEY / CHROMA_API_KEY, tenant, database; empty
+    tenant or database: the ones the key belongs to)."""
+
+    api_key: str
+    tenant: str = ""
+    database: str = ""
+
+    def __repr__(self) -> str:  # never the key
+        return f"CloudLogin(tenant={self.tenant!r}, database={self.database!r})"
+
+
+def cloud_place(login: CloudLogin | None) -> str:
+    """"tenant/database" of a Chroma Cloud store ("" otherwise): part of its catalog's name."""
+    return f"{login.tenant}/{login.database}" if login is not None else ""
+
+
+def cloud_client(url: str, login: CloudLogin) -> Any:
+    """A client of Chroma Cloud at `url` (https://api.trychroma.com), checked by a call."""
+    import chromadb
+
+    u = urlparse(url)
+    if not u.hostname:
+        raise ConfigError(f"chroma_url {url!r} has no host; leave it empty for Chroma Cloud")
+    try:
+        client = chromadb.CloudClient(
+            tenant=login.tenant or None, database=login.database or None, api_key=login.api_key,
+            settings=_chroma_settings(), cloud_host=u.hostname,
+            cloud_port=u.port or (443 if u.scheme == "https" else 80),
+            enable_ssl=u.scheme == "https",
+        )
+        client.heartbeat()
+    except Exception as e:
+        raise StoreError(
+            f"Cannot use Chroma Cloud at {url} (tenant {login.tenant or 'of the key'}, database "
+            f"{login.database or 'of the key'}): {' '.join(str(e).split())[:300]}. Check "
+            "QA_CHROMA_API_KEY (or CHROMA_API_KEY), QA_CHROMA_TENANT, QA_CHROMA_DATABASE and the "
+            "network."
+        ) from e
+    return client
+
+
 @dataclass
 class _Owned:
     """This process's hold on one folder, shared by its connections to it."""
@@ -129,8 +172,11 @@ class Connection:
 
 
 def connect(store_path: str, chroma_url: str = "", *, serve: bool = False, wait: float = 600.0,
-            on_wait: WaitFn | None = None) -> Connection:
-    """A connection to the store (see the module docstring)."""
+            on_wait: WaitFn | None = None, cloud: CloudLogin | None = None) -> Connection:
+    """A connection to the store (see the module docstring); `cloud`: Chroma Cloud at
+    `chroma_url`."""
+    if cloud is not None:
+        return Connection(cloud_client(chroma_url, cloud), "server", chroma_url, url=chroma_url)
     if chroma_url:
         return Connection(http_client(chroma_url), "server", chroma_url, url=chroma_url)
     folder = Path(store_path).expanduser().resolve()

@@ -30,7 +30,15 @@ import numpy as np
 
 from index.catalog import Catalog, catalog_path
 from index.chunk import Chunker
-from index.connect import WaitFn, http_client, persistent_client, wait_for_folder
+from index.connect import (
+    CloudLogin,
+    WaitFn,
+    cloud_client,
+    cloud_place,
+    http_client,
+    persistent_client,
+    wait_for_folder,
+)
 from index.embed import Embedder
 from index.errors import StoreDamagedError, StoreError
 from index.health import (
@@ -66,7 +74,7 @@ class RepairReport:
 
 def repair(store_path: str, collection: str, embedder: Embedder, chunker: Chunker, *,
            chroma_url: str = "", wait: float = 600.0, on_wait: WaitFn | None = None,
-           say: Say | None = None) -> RepairReport:
+           say: Say | None = None, cloud: CloudLogin | None = None) -> RepairReport:
     """Repair the store (see the module docstring); `say` hears each step as it starts."""
     actions: list[str] = []
     lost: list[str] = []
@@ -80,7 +88,7 @@ def repair(store_path: str, collection: str, embedder: Embedder, chunker: Chunke
     lock = None
     folder = Path(store_path).expanduser().resolve()
     if chroma_url:
-        client = http_client(chroma_url)
+        client = cloud_client(chroma_url, cloud) if cloud else http_client(chroma_url)
         label = chroma_url
     else:
         got = wait_for_folder(folder, wait=wait, on_wait=on_wait, exclusive=True)
@@ -89,7 +97,8 @@ def repair(store_path: str, collection: str, embedder: Embedder, chunker: Chunke
         label = str(folder)
         client = _open_or_move_aside(folder, did)
     try:
-        catalog = _open_catalog(catalog_path(store_path, chroma_url, collection), did)
+        catalog = _open_catalog(catalog_path(store_path, chroma_url, collection,
+                                             cloud_place(cloud)), did)
         try:
             store = ChunkStore(client, collection, embedder.name, embedder.dim, label=label,
                                catalog=catalog)

@@ -21,7 +21,7 @@ from typing import Any, Self
 
 from index.catalog import Catalog, catalog_path
 from index.chunk import Chunker
-from index.connect import Connection, WaitFn, connect
+from index.connect import CloudLogin, Connection, WaitFn, cloud_place, connect
 from index.embed import Embedder, make_embedder
 from index.health import Health, full_check, quick_check
 from index.ingest import ingest as run_ingest
@@ -89,17 +89,18 @@ class Assistant:
         embedder = embedder or make_embedder(settings.embed_backend, **_openai_embed_args(settings))
         conn = None
         if client is None:
-            conn = connect(settings.store_path, settings.chroma_url, serve=serve,
-                           wait=settings.store_wait, on_wait=on_wait)
+            conn = connect(settings.store_path, settings.remote_url, serve=serve,
+                           wait=settings.store_wait, on_wait=on_wait, cloud=cloud_login(settings))
             client = conn.client
         catalog = None
         try:
-            catalog = Catalog(catalog_path(settings.store_path, settings.chroma_url,
-                                           settings.collection))
+            catalog = Catalog(catalog_path(settings.store_path, settings.remote_url,
+                                           settings.collection,
+                                           cloud_place(cloud_login(settings))))
             store = ChunkStore(client, settings.collection, embedder.name, embedder.dim,
                                label=settings.store_label, catalog=catalog,
                                io=conn.io if conn is not None else None,
-                               follows=bool(settings.chroma_url))
+                               follows=bool(settings.remote_url))
             if store.follows:  # what others wrote to the server since this catalog looked
                 with contextlib.suppress(StoreError):  # unreadable: the check says so
                     store.follow()
@@ -306,6 +307,13 @@ def _openai_embed_args(settings: Settings) -> dict[str, Any]:
             "openai_concurrency": settings.embed_concurrency}
 
 
+def cloud_login(settings: Settings) -> CloudLogin | None:
+    """The Chroma Cloud credentials of these settings, if the store is on Chroma Cloud."""
+    if not settings.chroma_api_key:
+        return None
+    return CloudLogin(settings.chroma_api_key, settings.chroma_tenant, settings.chroma_database)
+
+
 def _drop_bm25_cache(folder: Path) -> None:
     """The bm25s index of the versions before the lexical index moved into the catalog: a
     copy of every chunk's terms that nothing reads any more."""
@@ -334,5 +342,5 @@ def repair(settings: Settings | None = None, *, embedder: Embedder | None = None
     embedder = embedder or make_embedder(settings.embed_backend, **_openai_embed_args(settings))
     return run_repair(settings.store_path, settings.collection, embedder,
                       Chunker(settings.chunk_tokens, settings.chunk_overlap),
-                      chroma_url=settings.chroma_url, wait=settings.store_wait, on_wait=on_wait,
-                      say=say)
+                      chroma_url=settings.remote_url, wait=settings.store_wait, on_wait=on_wait,
+                      say=say, cloud=cloud_login(settings))

@@ -27,6 +27,9 @@ def default_store_path() -> str:
 DEFAULT_SUPPORT_THRESHOLD = 0.45
 
 
+CHROMA_CLOUD_URL = "https://api.trychroma.com"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything that can be configured. See README "Settings" for the environment names."""
@@ -34,6 +37,9 @@ class Settings:
     # store
     store_path: str = field(default_factory=default_store_path)
     chroma_url: str = ""  # e.g. http://127.0.0.1:8000 -> a `chroma run` server instead of a folder
+    chroma_api_key: str = ""  # Chroma Cloud (chroma_url defaults to CHROMA_CLOUD_URL then)
+    chroma_tenant: str = ""  # Chroma Cloud tenant and database (empty: the key's own)
+    chroma_database: str = ""
     collection: str = "articles"
     store_wait: float = 600.0  # seconds to wait for another process that has the store open
     # embeddings
@@ -130,7 +136,15 @@ class Settings:
         return self.llm_configured
 
     @property
+    def remote_url(self) -> str:
+        """The Chroma server (or Chroma Cloud) this store is on; "" for an embedded folder."""
+        return self.chroma_url or (CHROMA_CLOUD_URL if self.chroma_api_key else "")
+
+    @property
     def store_label(self) -> str:
+        if self.chroma_api_key:
+            where = "/".join(x for x in (self.chroma_tenant, self.chroma_database) if x)
+            return f"{self.remote_url} (Chroma Cloud{', ' + where if where else ''})"
         return self.chroma_url or self.store_path
 
     def replace(self, **changes: Any) -> Settings:
@@ -155,8 +169,9 @@ class Settings:
     def public_dict(self) -> dict[str, Any]:
         """Settings as recorded in reports and feedback: secrets masked."""
         d = dataclasses.asdict(self)
-        if d["openai_api_key"]:
-            d["openai_api_key"] = "***"
+        for secret in ("openai_api_key", "chroma_api_key"):
+            if d[secret]:
+                d[secret] = "***"
         return d
 
 
@@ -168,6 +183,8 @@ def _env_names(field_name: str) -> list[str]:
         names.append("OPENAI_BASE_URL")
     if field_name == "llm_model":
         names.append("OPENAI_MODEL")
+    if field_name in ("chroma_api_key", "chroma_tenant", "chroma_database"):
+        names.append(field_name.upper())  # Chroma's own names: CHROMA_API_KEY, ...
     return names
 
 

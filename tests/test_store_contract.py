@@ -20,7 +20,7 @@ import pytest
 import index.ingest
 from index.chunk import Chunker
 from index.load import load_paths
-from qa.errors import StoreMismatchError
+from qa.errors import StoreError, StoreMismatchError
 from qa.settings import Settings
 
 CHUNK_TOKENS = 64
@@ -295,3 +295,48 @@ def test_retrieval_gives_a_cited_answer(backend: Backend, embedder: Any, sample_
     assert any("Liman" in c.quote for c in ans.citations)
     passages, _, _ = bot.retrieve("Which judge denied Baldoni's motion?")
     assert passages and all(p.chunk.text for p in passages)
+
+
+def test_chroma_cloud_is_reached_with_its_key_tenant_and_database(tmp_path: Path) -> None:
+    """Chroma Cloud, up to the network: a loopback endpoint in its place records what our
+    client sends (the key in Chroma's token header, the tenant and database in the paths)
+    and answers 401, which must come back as a clear error naming what to check; nothing is
+    written beside the store."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from qa import Assistant
+
+    seen: list[tuple[str, str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            seen.append((self.path, self.headers.get("x-chroma-token", "")))
+            body = b'{"error": "Unauthorized", "message": "bad key"}'
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _answer  # the http.server API
+
+        def log_message(self, *a: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        s = Settings(store_path=str(tmp_path / "unused"), chroma_api_key="ck-secret-key",
+                     chroma_tenant="newsroom", chroma_database="archive",
+                     chroma_url=f"http://127.0.0.1:{server.server_port}")
+        assert "ck-secret-key" not in repr(s.public_dict()) and "Chroma Cloud" in s.store_label
+        with pytest.raises(StoreError) as err:
+            Assistant.open(s)
+    finally:
+        server.shutdown()
+    msg = str(err.value)
+    assert "Chroma Cloud" in msg and "QA_CHROMA_API_KEY" in msg and "newsroom" in msg, msg
+    assert "ck-secret-key" not in msg
+    assert seen and all(token == "ck-secret-key" for _, token in seen), seen
+    assert not (tmp_path / "unused").exists()
