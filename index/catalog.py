@@ -105,11 +105,11 @@ class Catalog:
                     self._db.execute(f"ALTER TABLE articles ADD COLUMN {column} TEXT NOT NULL "
                                      "DEFAULT ''")
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
-            self._db.executescript(lexical.DDL)
-            if not self.get_meta(lexical.READY):  # written before the lexical index existed
+            if not self.get_meta(lexical.READY):  # written before this lexical index existed
                 with self._tx() as db:
                     if not db.execute("SELECT 1 FROM meta WHERE key = ?",
                                       (lexical.READY,)).fetchall():  # not done by another
+                        lexical.create(db, fresh=True)
                         lexical.rebuild(db)
                         db.execute("INSERT INTO meta VALUES (?, '1')", (lexical.READY,))
         except sqlite3.DatabaseError as e:

@@ -30,17 +30,16 @@ from index.terms import terms_of
 # lexical_stats holds the totals BM25 needs and lexical_df each term's number of chunks (FTS5
 # would count a term's whole posting list for it), both kept by every write, so that no query
 # scans for them.
-DDL = """
-CREATE VIRTUAL TABLE IF NOT EXISTS lexical USING fts5(
-  terms, n UNINDEXED, tokenize = "unicode61 remove_diacritics 0 tokenchars '_'"
-);
-CREATE VIRTUAL TABLE IF NOT EXISTS lexical_vocab USING fts5vocab(lexical, 'row');
-CREATE TABLE IF NOT EXISTS lexical_stats (
-  one INTEGER PRIMARY KEY CHECK (one = 1), docs INTEGER NOT NULL, terms INTEGER NOT NULL
-);
-INSERT OR IGNORE INTO lexical_stats VALUES (1, 0, 0);
-CREATE TABLE IF NOT EXISTS lexical_df (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
-"""
+DDL = (
+    """CREATE VIRTUAL TABLE lexical USING fts5(
+         terms, n UNINDEXED, tokenize = "unicode61 remove_diacritics 0 tokenchars '_'")""",
+    "CREATE VIRTUAL TABLE lexical_vocab USING fts5vocab(lexical, 'row')",
+    """CREATE TABLE lexical_stats (one INTEGER PRIMARY KEY CHECK (one = 1),
+         docs INTEGER NOT NULL, terms INTEGER NOT NULL)""",
+    "INSERT INTO lexical_stats VALUES (1, 0, 0)",
+    "CREATE TABLE lexical_df (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID",
+)
+TABLES = ("lexical_vocab", "lexical", "lexical_stats", "lexical_df")
 READY = "lexical_v2"  # catalog meta key: every chunk of the catalog is in the index
 K1, B = 1.5, 0.75  # Lucene's BM25 (no (k1 + 1) factor), as bm25s (the index before this one)
 POOL = 200  # FTS5's own ranking shortlists this many chunks; they are scored exactly
@@ -91,6 +90,16 @@ def unindex_chunks(db: sqlite3.Connection, chunk_ids: Iterable[str]) -> None:
 
 def unindex_article(db: sqlite3.Connection, article_id: str) -> None:
     _unindex(db, "SELECT rowid FROM chunks WHERE article_id = ?", (article_id,))
+
+
+def create(db: sqlite3.Connection, fresh: bool = False) -> None:
+    """Create the index's tables (inside the caller's transaction); `fresh`: drop whatever an
+    earlier version left under their names first."""
+    if fresh:
+        for table in TABLES:
+            db.execute(f"DROP TABLE IF EXISTS {table}")
+    for statement in DDL:
+        db.execute(statement)
 
 
 def clear(db: sqlite3.Connection) -> None:
