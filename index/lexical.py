@@ -43,6 +43,7 @@ TABLES = ("lexical_vocab", "lexical", "lexical_stats", "lexical_df")
 READY = "lexical_v2"  # catalog meta key: every chunk of the catalog is in the index
 K1, B = 1.5, 0.75  # Lucene's BM25 (no (k1 + 1) factor), as bm25s (the index before this one)
 POOL = 200  # FTS5's own ranking shortlists this many chunks; they are scored exactly
+MATCH_BUDGET = 5_000  # postings FTS5 may rank to find them (see _candidate_terms)
 
 Rows = Callable[[str, Sequence[object]], list[tuple[object, ...]]]
 
@@ -120,6 +121,22 @@ def rebuild(db: sqlite3.Connection) -> int:
     return n
 
 
+def _candidate_terms(df: dict[str, int]) -> list[str]:
+    """The terms FTS5 looks up to find candidates: the rarest first, as long as their chunks
+    number at most MATCH_BUDGET in all (always at least the rarest). Every term of the question
+    still scores the candidates; a chunk that holds only the commonest terms of a question
+    scores low anyway, and FTS5 ranks every chunk a term matches (a question of common words
+    would rank most of a large store). A small store is searched with every term."""
+    out: list[str] = []
+    total = 0
+    for t in sorted((t for t in df if df[t] > 0), key=lambda t: (df[t], t)):
+        if out and total + df[t] > MATCH_BUDGET:
+            break
+        out.append(t)
+        total += df[t]
+    return out
+
+
 def match_expression(terms: Sequence[str]) -> str:
     """Any of the terms (each a quoted string: no term is read as FTS5 syntax)."""
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
@@ -139,36 +156,38 @@ class LexicalIndex:
         FTS5 finds the chunks and shortlists POOL of them by its own bm25(), whose IDF is 0 for
         a term in more than half the chunks (in a store of a few articles about one story, the
         story's names); the shortlist is then scored by Lucene's BM25, whose IDF stays positive.
-        Where no more than POOL chunks match, that is exactly Lucene's ranking."""
+        Where no more than POOL chunks match, that is exactly Lucene's ranking. In a large
+        store FTS5 searches with the rarer terms only (`_candidate_terms`); an article filter
+        scores those articles' chunks without a search."""
         terms = terms_of(query)
         if not terms or n <= 0:
             return []
-        match = match_expression(terms)
-        pool = max(n, POOL)
-        if not article_ids and not sources:  # FTS5 ranks and cuts alone, then the ids
+        df = self.doc_freqs(terms)
+        if not any(df.values()):
+            return []
+        if article_ids:  # a few articles: every chunk of theirs is a candidate, no search
+            sql = ("SELECT c.chunk_id, l.terms FROM chunks c JOIN lexical l ON l.rowid = c.rowid"
+                   f" WHERE c.article_id IN ({','.join('?' * len(article_ids))})")
+            args: list[object] = list(article_ids)
+            if sources:
+                sql += (" AND c.article_id IN (SELECT article_id FROM articles WHERE source IN "
+                        f"({','.join('?' * len(sources))}))")
+                args += list(sources)
+        elif sources:  # a publication: the search, joined with it, with every term
+            sql = ("SELECT c.chunk_id, lexical.terms FROM lexical JOIN chunks c ON c.rowid = "
+                   "lexical.rowid JOIN articles a ON a.article_id = c.article_id WHERE "
+                   f"lexical MATCH ? AND a.source IN ({','.join('?' * len(sources))}) "
+                   "ORDER BY bm25(lexical) LIMIT ?")
+            args = [match_expression([t for t in df if df[t] > 0]), *sources, max(n, POOL)]
+        else:  # FTS5 ranks and cuts alone (with the rarer terms), then the ids
+            match = match_expression(_candidate_terms(df))
             sql = ("SELECT c.chunk_id, m.terms FROM (SELECT rowid, terms FROM lexical WHERE "
                    "lexical MATCH ? ORDER BY rank LIMIT ?) m JOIN chunks c ON c.rowid = m.rowid")
-            args: list[object] = [match, pool]
-        else:
-            parts = [("SELECT c.chunk_id, lexical.terms FROM lexical "
-                      "JOIN chunks c ON c.rowid = lexical.rowid")]
-            args = [match]
-            where = ["lexical MATCH ?"]
-            if article_ids:
-                where.append(f"c.article_id IN ({','.join('?' * len(article_ids))})")
-                args += list(article_ids)
-            if sources:
-                parts.append("JOIN articles a ON a.article_id = c.article_id")
-                where.append(f"a.source IN ({','.join('?' * len(sources))})")
-                args += list(sources)
-            parts.append("WHERE " + " AND ".join(where) + " ORDER BY bm25(lexical) LIMIT ?")
-            args.append(pool)
-            sql = " ".join(parts)
+            args = [match, max(n, POOL)]
         found = self._rows(sql, args)
         if not found:
             return []
         n_docs, avgdl = self.stats()
-        df = self.doc_freqs(terms)
         idf = {t: math.log(1.0 + (n_docs - d + 0.5) / (d + 0.5)) for t, d in df.items()}
         scored = []
         for cid, text in found:

@@ -472,13 +472,11 @@ class ChunkStore:
 
     def query(self, vector: np.ndarray, n: int, where: dict[str, Any] | None = None
               ) -> list[tuple[Chunk, float]]:
-        """Nearest chunks by cosine similarity (1 - cosine distance)."""
-        total = self.count_chunks()
-        if total == 0:
-            return []
+        """Nearest chunks by cosine similarity (1 - cosine distance). (Chroma returns fewer
+        than n, or none, from a smaller collection: no count first, which costs a scan.)"""
         with self._guard("searching the vectors"):
             r = self.chunks.query(
-                query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=min(n, total),
+                query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=max(1, n),
                 where=where or None, include=["metadatas", "documents", "distances"],
             )
         return [
