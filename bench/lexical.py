@@ -163,9 +163,8 @@ ENGINES = ("ours", "fts5-bm25()", "bm25s")
 
 # -- quality ------------------------------------------------------------------------------------
 def quality(args: argparse.Namespace) -> int:
-    from bench.llama_parts import SETS, TRAIN
+    from bench.llama_parts import SETS, TRAIN, set_corpus
     from eval.harness import run_eval
-    from eval.subset import subset_corpus
     from index.embed import make_embedder
     from qa.settings import Settings
 
@@ -174,14 +173,10 @@ def quality(args: argparse.Namespace) -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for set_name in [x for x in args.sets.split(",") if x]:
-            gold, corpus = SETS[set_name]
-            if corpus == "bbc":
-                if not BBC.is_dir():
-                    print(f"skipping {set_name}: no BBC corpus at {BBC}")
-                    continue
-                corpus_dir = subset_corpus(ROOT / gold, BBC, Path(tmp) / f"corpus-{set_name}")
-            else:
-                corpus_dir = ROOT / corpus
+            gold = SETS[set_name][0]
+            corpus_dir = set_corpus(set_name, Path(tmp))
+            if corpus_dir is None:
+                continue
             for e in ENGINES:
                 with engine(e):
                     run = run_eval(ROOT / gold, corpus_dir, Settings(answer_mode="extractive"),

@@ -135,6 +135,18 @@ def variant(name: str) -> Iterator[None]:
         qa.retrieve.fuse = fuse
 
 
+def set_corpus(set_name: str, tmp: Path) -> Path | None:
+    """The articles folder of a gold set (a BBC subset is written under `tmp`); None, said so,
+    when the BBC corpus is not beside this checkout."""
+    gold, corpus = SETS[set_name]
+    if corpus != "bbc":
+        return ROOT / corpus
+    if not BBC.is_dir():
+        print(f"skipping {set_name}: no BBC corpus at {BBC}")
+        return None
+    return subset_corpus(ROOT / gold, BBC, tmp / f"corpus-{set_name}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sets", default=",".join(SETS))
@@ -145,14 +157,10 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for set_name in args.sets.split(","):
-            gold, corpus = SETS[set_name]
-            if corpus == "bbc":
-                if not BBC.is_dir():
-                    print(f"skipping {set_name}: no BBC corpus at {BBC}")
-                    continue
-                corpus_dir = subset_corpus(ROOT / gold, BBC, Path(tmp) / f"corpus-{set_name}")
-            else:
-                corpus_dir = ROOT / corpus
+            gold = SETS[set_name][0]
+            corpus_dir = set_corpus(set_name, Path(tmp))
+            if corpus_dir is None:
+                continue
             for v in ("ours", "SentenceSplitter", "QueryFusionRetriever"):
                 SPANS.clear()
                 FUSION_MS.clear()

@@ -22,31 +22,11 @@ import pytest
 from index.load import load_paths
 from tests.conftest import ROOT, free_port
 from tests.corpus import Story, write_stories
-from tests.test_processes import LIMIT, finish, qa, qa_env
+from tests.test_processes import LIMIT, finish, qa, qa_env, start_ui
 
 LOGIN = ("desk", "correct horse battery staple")
 ARTIFACTS = ROOT / "test-artifacts"  # the figures of the last run (deployment.json)
 USERS = 8
-
-
-def _start_ui(env: dict[str, str]) -> tuple[Any, str]:
-    import urllib.request
-
-    port = free_port()
-    proc = qa("ui", "--port", str(port), env=env)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 180
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"qa ui exited: {proc.communicate()}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return proc, url
-        except OSError:
-            pass
-        assert time.monotonic() < deadline, "qa ui did not start in 180 s"
-        time.sleep(0.3)
 
 
 @pytest.fixture()
@@ -62,7 +42,7 @@ def deployment(chroma_server: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
     uis: list[Any] = []
     try:
         for _ in range(2):
-            uis.append(_start_ui(app_env))
+            uis.append(start_ui(env=app_env, timeout=180))
         yield {"urls": [u for _, u in uis], "ingest_env": ingest_env, "first": first}
     finally:
         for proc, _ in uis:

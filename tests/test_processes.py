@@ -117,28 +117,34 @@ def test_a_busy_store_is_a_clear_error_when_waiting_is_off(tmp_path: Path) -> No
 
 
 # -- a running chat and a terminal ---------------------------------------------------------------
+def start_ui(*args: str, env: Mapping[str, str], timeout: float = 120) -> tuple[Any, str]:
+    """`qa ui ARGS` on a free port, once its page answers: (process, url)."""
+    port = free_port()
+    proc = qa("ui", *args, "--port", str(port), env=env)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"qa ui exited: {proc.communicate()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return proc, url
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"qa ui did not start in {timeout:.0f} s")
+        time.sleep(0.3)
+
+
 @pytest.fixture()
 def ui_process(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """`qa ui` as a real process on a free port over an empty store."""
-    port = free_port()
     store = tmp_path / "store"
     gradio_tmp = tmp_path / "gradio-tmp"
-    proc = qa("ui", "--store", str(store), "--port", str(port),
-              env=qa_env(GRADIO_TEMP_DIR=str(gradio_tmp)))
-    url = f"http://127.0.0.1:{port}/"
+    proc, url = start_ui("--store", str(store), env=qa_env(GRADIO_TEMP_DIR=str(gradio_tmp)))
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"qa ui exited: {proc.communicate()}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "qa ui did not start in 120 s"
-            time.sleep(0.3)
         yield {"url": url, "store": store, "proc": proc, "gradio_tmp": gradio_tmp}
     finally:
         proc.send_signal(signal.SIGINT)
