@@ -34,11 +34,6 @@ class Scope:
             return None
         return conds[0] if len(conds) == 1 else {"$and": conds}
 
-    def admits(self, md: dict[str, Any]) -> bool:
-        if self.article_ids and md.get("article_id") not in self.article_ids:
-            return False
-        return not (self.sources and md.get("source") not in self.sources)
-
 
 class Lexical(Protocol):
     """What retrieval needs of a lexical index (index/lexical.py's LexicalIndex)."""
