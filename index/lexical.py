@@ -48,6 +48,11 @@ MATCH_BUDGET = 5_000  # postings FTS5 may rank to find them (see _candidate_term
 Rows = Callable[[str, Sequence[object]], list[tuple[object, ...]]]
 
 
+def idf(n_docs: int, df: int) -> float:
+    """Lucene's IDF, which stays positive for a term in most chunks (bm25s's, too)."""
+    return math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+
+
 def _count(db: sqlite3.Connection, sign: int, rows: Sequence[tuple[str, int]]) -> None:
     """Add (sign 1) or remove (-1) these chunks' (terms, n) to or from the totals."""
     if not rows:
@@ -188,7 +193,7 @@ class LexicalIndex:
         if not found:
             return []
         n_docs, avgdl = self.stats()
-        idf = {t: math.log(1.0 + (n_docs - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+        weight = {t: idf(n_docs, d) for t, d in df.items()}
         scored = []
         for cid, text in found:
             words = str(text).split()
@@ -197,7 +202,7 @@ class LexicalIndex:
             for t in terms:  # a term the question repeats counts each time, as in bm25s
                 tf = words.count(t)
                 if tf:
-                    score += idf[t] * tf / (tf + norm)
+                    score += weight[t] * tf / (tf + norm)
             scored.append((str(cid), score))
         scored.sort(key=lambda x: -x[1])
         return [x for x in scored[:n] if x[1] > 0]

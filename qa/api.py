@@ -212,9 +212,10 @@ class Assistant:
         r = self.retriever.retrieve(rq, top_k or self.settings.top_k, scope or Scope())
         return r.passages, r, rq
 
-    def idf(self, passages: Sequence[Passage] = ()) -> IdfTable:
-        """The IDF table of the store as it is now, holding the terms of these passages."""
-        gen = self.store.generation()
+    def idf(self, passages: Sequence[Passage] = (), generation: str = "") -> IdfTable:
+        """The IDF table of the store at `generation` (as retrieval read it; else read now),
+        holding the terms of these passages."""
+        gen = generation or self.store.generation()
         idf = self._idf
         if idf is None or idf.generation != gen:
             # a new table, swapped in whole: readers share it
@@ -231,7 +232,7 @@ class Assistant:
                                    scope=scope)
         ctx = context_turns(question.strip(), history)
         return self.extractive.score(question.strip(), ctx, pool, r.query_vector,
-                                     self.idf(pool).idf)
+                                     self.idf(pool, r.generation).idf)
 
     # -- llama-index ------------------------------------------------------------------------
     def as_retriever(self, top_k: int | None = None, articles: Sequence[str] = (),
@@ -281,7 +282,8 @@ class Assistant:
                                     scope=scope)
         t1 = time.perf_counter()
         ctx = context_turns(question.strip(), history)
-        ex = self.extractive.answer(question.strip(), ctx, pool, r.query_vector, self.idf(pool).idf,
+        ex = self.extractive.answer(question.strip(), ctx, pool, r.query_vector,
+                                    self.idf(pool, r.generation).idf,
                                     refusal_threshold)
         t2 = time.perf_counter()
         ans = Answer(

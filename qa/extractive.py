@@ -28,6 +28,7 @@ import numpy as np
 
 from index.chunk import split_sentences
 from index.embed import Embedder, EmbeddingCache
+from index.lexical import idf as bm25_idf
 from qa.question import Question, analyse, filler_values, terms
 from qa.reader import RERANK, Candidate, Reader, features, rerank_features
 from qa.retrieve import Lexical
@@ -45,20 +46,17 @@ class IdfTable:
     (looked up on first use; a new table for each store generation)."""
 
     def __init__(self, lexical: Lexical, generation: str) -> None:
-        import math
-
         self._lexical = lexical
         self.n_docs = max(1, lexical.n_docs())
         self._idf: dict[str, float] = {}
         self.generation = generation
-        self._log = math.log
 
     def prefetch(self, terms: Iterable[str]) -> None:
         """Look up these terms' counts in one go (a question's sentences hold hundreds)."""
         new = [t for t in dict.fromkeys(terms) if t not in self._idf]
         if new:
             for t, df in self._lexical.doc_freqs(new).items():
-                self._idf[t] = self._log(1.0 + (self.n_docs - df + 0.5) / (df + 0.5))
+                self._idf[t] = bm25_idf(self.n_docs, df)
 
     def idf(self, term: str) -> float:
         v = self._idf.get(term)

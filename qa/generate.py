@@ -53,7 +53,7 @@ class Sources(Protocol):
     def retrieve(self, question: str, history: Sequence[str] = (), *, top_k: int | None = None,
                  scope: Scope | None = None) -> tuple[list[Passage], Any, str]: ...
 
-    def idf(self, passages: Sequence[Passage] = ()) -> IdfTable: ...
+    def idf(self, passages: Sequence[Passage] = (), generation: str = "") -> IdfTable: ...
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ class GenerativeAnswerer:
             ctx = context_turns(q, history)
         ex_question = q if ctx else standalone
         ex = assistant.extractive.answer(ex_question, ctx, pool, r.query_vector,
-                                         assistant.idf(pool).idf)
+                                         assistant.idf(pool, r.generation).idf)
         ranked = reorder(pool, ex, len(pool))  # the likeliest to answer first
         passages = ranked[:k]
         timings.update(r.timings)

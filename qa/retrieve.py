@@ -51,6 +51,7 @@ class Retrieval:
     passages: list[Passage]
     query_vector: np.ndarray
     timings: dict[str, float] = field(default_factory=dict)
+    generation: str = ""  # the store's, when it was searched
 
 
 class HybridRetriever:
@@ -83,7 +84,7 @@ class HybridRetriever:
         timings["dense"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        self.store.follow()  # what another machine wrote is searchable too
+        generation = self.store.follow()  # what another machine wrote is searchable too
         lexical = self.lexical.top(query, n, scope.article_ids, scope.sources)
         timings["bm25"] = time.perf_counter() - t
 
@@ -110,7 +111,7 @@ class HybridRetriever:
             )
             for i, cid in enumerate(order, 1)
         ]
-        return Retrieval(passages, qv, timings)
+        return Retrieval(passages, qv, timings, generation)
 
 
 def fuse(dense: dict[str, float], lexical: dict[str, float], how: str = "relative"
