@@ -36,7 +36,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -274,23 +273,20 @@ def measure(folder: Path, url: str, n: int, pool: list[str], queries: list[str],
 
 
 def start_server(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
-    from tests.conftest import free_port
+    from index.server import chroma_cli, free_port, heartbeat
 
     port = free_port()
-    exe = Path(sys.executable).parent / "chroma"
-    proc = subprocess.Popen([str(exe), "run", "--host", "127.0.0.1", "--port", str(port),
+    proc = subprocess.Popen([chroma_cli(), "run", "--host", "127.0.0.1", "--port", str(port),
                              "--path", str(folder)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2):
-                return proc, url
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise SystemExit("chroma run did not start")
+    deadline = time.monotonic() + 600  # a million vectors take a while to load
+    while not heartbeat(url):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise SystemExit("chroma run did not start")
+        time.sleep(0.5)
+    return proc, url
 
 
 def measure_in_child(folder: Path, url: str, n: int, n_queries: int, server_pid: int | None

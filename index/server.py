@@ -93,7 +93,7 @@ class StoreServer:
                     return url
                 time.sleep(0.05)
             last = self._log_tail()
-            _stop(proc)
+            stop_process(proc)
         raise StoreError(f"Could not start a Chroma server for the store {self.folder}: {last} "
                          f"(full log: {self.folder / LOG_FILE})")
 
@@ -103,7 +103,7 @@ class StoreServer:
 
     def stop(self) -> None:
         if self._proc is not None:
-            _stop(self._proc)
+            stop_process(self._proc)
             self._proc = None
 
     def _log_tail(self) -> str:
@@ -114,7 +114,8 @@ class StoreServer:
         return " / ".join(line.strip() for line in lines[-3:] if line.strip()) or "no output"
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate a child, killing it if it has not ended in 15 s."""
     if proc.poll() is not None:
         return
     proc.terminate()

@@ -9,9 +9,7 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -78,50 +76,29 @@ def make_bot(tmp_path: Path, embedder, **settings):  # type: ignore[no-untyped-d
     return Assistant.open(Settings(store_path=str(tmp_path / "store"), **settings), embedder=embedder)
 
 
-def _chroma_cli() -> str:
-    exe = Path(sys.executable).parent / "chroma"
-    found = str(exe) if exe.exists() else shutil.which("chroma")
-    if not found:
-        pytest.fail("the `chroma` CLI is missing from the venv: `pip install -e '.[test]'`")
-    return found
-
-
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real `chroma run` server on a free loopback port; yields its URL."""
+    from index.server import chroma_cli, heartbeat, stop_process
+
     port = free_port()
     data = tmp_path_factory.mktemp("chroma-server")
     url = f"http://127.0.0.1:{port}"
     with open(data / "server.log", "wb") as log:
         proc = subprocess.Popen(
-            [_chroma_cli(), "run", "--host", "127.0.0.1", "--port", str(port),
+            [chroma_cli(), "run", "--host", "127.0.0.1", "--port", str(port),
              "--path", str(data / "db")],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
         try:
-            _wait_for_heartbeat(proc, url, data / "server.log")
+            deadline = time.monotonic() + 60
+            while not heartbeat(url):
+                if proc.poll() is not None:
+                    pytest.fail(f"chroma run exited with {proc.returncode}: "
+                                f"{(data / 'server.log').read_text(errors='replace')[-2000:]}")
+                if time.monotonic() > deadline:
+                    pytest.fail("chroma run did not answer its heartbeat within 60 s")
+                time.sleep(0.2)
             yield url
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def _wait_for_heartbeat(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"chroma run exited with {proc.returncode}: "
-                        f"{log.read_text(errors='replace')[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail("chroma run did not answer its heartbeat within 60 s")
-        time.sleep(0.2)
+            stop_process(proc)
