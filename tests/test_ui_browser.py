@@ -161,9 +161,23 @@ def sized_tab(request: pytest.FixtureRequest, browser: Any, served: dict[str, An
 
 
 # -- chat ---------------------------------------------------------------------------------------
-def test_mission_question_streams_a_cited_answer(tab: Page, served: dict[str, Any]) -> None:
-    expected = served["bot"].ask(MISSION)
+def test_mission_question_streams_a_cited_answer(tab: Page, served: dict[str, Any],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    bot = served["bot"]
+    expected = bot.ask(MISSION)
     assert not expected.refused and expected.citations
+    # An extractive answer is ready in milliseconds; the browser may then draw only the last
+    # state (its renderer batches updates that arrive together, which it did once under load).
+    # Pace the real stream so each state has time to be drawn: what is tested is that the chat
+    # shows the states it is sent, not how fast the answer is.
+    real_stream = bot.stream
+
+    def paced(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        for item in real_stream(*args, **kwargs):
+            time.sleep(0.4)
+            yield item
+
+    monkeypatch.setattr(bot, "stream", paced)
     pg = tab.page
     pg.evaluate("""() => {
         window.__states = [];
