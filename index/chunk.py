@@ -18,6 +18,8 @@ from index.tokens import get_encoding, llama_index_static
 from index.types import Article, Chunk
 
 Span = tuple[int, int]
+_SLACK = 16  # tokens under the limit (at most an 8th of it) where a chunk's joined text is
+#              counted, not summed
 
 
 @functools.lru_cache(maxsize=1)
@@ -74,10 +76,10 @@ class Chunker:
     def _ntok(self, s: str) -> int:
         return len(self._enc.encode(s, disallowed_special=()))
 
-    def _pieces(self, text: str) -> list[tuple[Span, int]]:
+    def _pieces(self, text: str, spans: list[Span]) -> list[tuple[Span, int]]:
         """Sentence spans with token counts; over-long sentences cut at word boundaries."""
         out: list[tuple[Span, int]] = []
-        for a, b in split_sentences(text):
+        for a, b in spans:
             n = self._ntok(text[a:b])
             if n <= self.chunk_tokens:
                 out.append(((a, b), n))
@@ -96,21 +98,44 @@ class Chunker:
             out.append(((start, prev_end), self._ntok(text[start:prev_end])))
         return out
 
-    def chunk(self, article: Article) -> list[Chunk]:
-        text = article.text
-        pieces = self._pieces(text)
-        chunks: list[Chunk] = []
-        i = 0
-        while i < len(pieces):
-            start = pieces[i][0][0]
-            j, total = i + 1, pieces[i][1]
-            while j < len(pieces) and total + pieces[j][1] <= self.chunk_tokens:
+    def _extend(self, text: str, pieces: list[tuple[Span, int]], i: int, exact: bool) -> int:
+        """The end (exclusive piece index) of the chunk that starts at piece `i`. Far from the
+        limit the joined text's count is the parts' sum (the sentences and the whitespace
+        between them: joining can merge tokens, not add them); near it, or when `exact`, the
+        joined text is counted, since a chunk never exceeds `chunk_tokens`."""
+        start = pieces[i][0][0]
+        j, total = i + 1, pieces[i][1]
+        while j < len(pieces):
+            gap = text[pieces[j - 1][0][1] : pieces[j][0][0]]
+            joined = total + pieces[j][1] + (self._ntok(gap) if gap else 0)
+            if exact or joined > self.chunk_tokens - min(_SLACK, self.chunk_tokens // 8):
+                total = self._ntok(text[start : pieces[j - 1][0][1]])
+                if total + pieces[j][1] > self.chunk_tokens:
+                    break
                 # count the joined text: the line breaks between sentences are tokens too
                 joined = self._ntok(text[start : pieces[j][0][1]])
                 if joined > self.chunk_tokens:
                     break
-                total = joined
-                j += 1
+            total = joined
+            j += 1
+        return j
+
+    def chunk(self, article: Article) -> list[Chunk]:
+        text = article.text
+        spans = split_sentences(text)
+        if spans and self._ntok(text[spans[0][0] : spans[-1][1]]) <= self.chunk_tokens:
+            pieces = [((spans[0][0], spans[-1][1]), 0)]  # the whole article is one chunk
+        else:
+            pieces = self._pieces(text, spans)
+        chunks: list[Chunk] = []
+        i = 0
+        while i < len(pieces):
+            start = pieces[i][0][0]
+            j = self._extend(text, pieces, i, exact=False)
+            n_tokens = self._ntok(text[start : pieces[j - 1][0][1]])
+            if n_tokens > self.chunk_tokens:  # the sum undercounted: count every join
+                j = self._extend(text, pieces, i, exact=True)
+                n_tokens = self._ntok(text[start : pieces[j - 1][0][1]])
             end = pieces[j - 1][0][1]
             chunks.append(
                 Chunk(
@@ -120,7 +145,7 @@ class Chunker:
                     start=start,
                     end=end,
                     text=text[start:end],
-                    n_tokens=self._ntok(text[start:end]),
+                    n_tokens=n_tokens,
                     content_hash=article.content_hash,
                 )
             )

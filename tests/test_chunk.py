@@ -207,3 +207,24 @@ def test_bad_sizes_are_config_errors() -> None:
 def test_sample_files_exist() -> None:
     assert sorted(p.name for p in Path(SAMPLE_DIR).glob("*.txt")) == [
         "000_382f65cea364c986.txt", "001_aaba62a0722ea775.txt", "002_dce03cdb09bb98a3.txt"]
+
+
+@pytest.mark.parametrize("tokens,overlap", [(1024, 0), (192, 64), (48, 8)])
+def test_chunks_are_as_long_as_the_limit_allows(tokens: int, overlap: int) -> None:
+    """The chunker sums sentence counts far from the limit and counts the joined text near it;
+    every chunk still stops only where the next sentence would not fit, and an article that
+    fits is one chunk."""
+    loaded, _ = load_paths([SAMPLE_DIR])
+    chunker = Chunker(tokens, overlap)
+    for la in loaded:
+        text = la.article.text
+        spans = split_sentences(text)
+        chunks = chunker.chunk(la.article)
+        if ntok(text[spans[0][0]:spans[-1][1]]) <= tokens:
+            assert len(chunks) == 1
+        for c in chunks:
+            assert c.n_tokens == ntok(c.text) <= tokens
+        for c in chunks[:-1]:
+            nxt = next((a, b) for a, b in spans if a >= c.end)
+            assert (c.n_tokens + ntok(text[nxt[0]:nxt[1]]) > tokens
+                    or ntok(text[c.start:nxt[1]]) > tokens), (c.start, c.end)
