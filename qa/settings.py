@@ -47,8 +47,8 @@ class Settings:
     embed_model: str = ""  # only for embed_backend=openai, e.g. text-embedding-3-small
     embed_concurrency: int = 4  # embed_backend=openai: requests to the server at once
     # chunking
-    chunk_tokens: int = 192
-    chunk_overlap: int = 64
+    chunk_tokens: int = 1024
+    chunk_overlap: int = 0
     # retrieval
     top_k: int = 5
     pool: int = 12  # passages whose sentences the reader scores; the best top_k are shown

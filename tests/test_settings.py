@@ -17,7 +17,7 @@ from qa.settings import Settings, default_store_path
 def test_defaults() -> None:
     s = Settings.from_env(env={})
     assert s == Settings()
-    assert (s.top_k, s.chunk_tokens, s.chunk_overlap, s.answer_mode) == (5, 192, 64, "auto")
+    assert (s.top_k, s.chunk_tokens, s.chunk_overlap, s.answer_mode) == (5, 1024, 0, "auto")
     assert s.embed_backend == "minilm-onnx" and not s.use_llm and s.chroma_url == ""
 
 
