@@ -5,7 +5,9 @@ The sources sent to the model are packed best-first (retrieval order) until
 is cut after its last whole sentence that fits (index.chunk.split_sentences), never mid-sentence,
 or dropped when not even its first sentence fits. Tokens are counted with tiktoken's
 cl100k_base (the encoding shipped offline); for other tokenizers (llama.cpp, vLLM models) the
-count is an estimate, so keep `llm_context_window` a little under the server's real window.
+count is an estimate: for a model outside the table below, `headroom` (ESTIMATE_HEADROOM of the
+window) is left unused, since other tokenizers cut English news into up to about a fifth more
+tokens than cl100k (a packed prompt that fits by our count then overflows the server's window).
 
     >>> b = TokenBudget(context_window=8192, answer_tokens=512)
     >>> b.available(prompt_tokens=300)
@@ -25,6 +27,7 @@ from qa.errors import ConfigError
 from qa.types import Passage
 
 DEFAULT_CONTEXT_WINDOW = 8192  # for models we know nothing about
+ESTIMATE_HEADROOM = 0.2  # share of an unknown model's window left for our count's error
 MESSAGE_OVERHEAD = 4  # tokens the chat format adds around each message (OpenAI's cookbook)
 REPLY_PRIMING = 3
 
@@ -94,7 +97,8 @@ class Packed:
 class TokenBudget:
     """Counts tokens and packs passages into what the context window leaves for them."""
 
-    def __init__(self, context_window: int, answer_tokens: int, encoding: Any = None) -> None:
+    def __init__(self, context_window: int, answer_tokens: int, encoding: Any = None,
+                 headroom: float = 0.0) -> None:
         if context_window <= answer_tokens:
             raise ConfigError(
                 f"the context window ({context_window} tokens) must be larger than the answer "
@@ -103,6 +107,7 @@ class TokenBudget:
             )
         self.context_window = context_window
         self.answer_tokens = answer_tokens
+        self.headroom = int(context_window * headroom)  # tokens left unused (see module doc)
         self._enc = encoding or get_encoding()
 
     def count(self, text: str) -> int:
@@ -117,7 +122,7 @@ class TokenBudget:
         return REPLY_PRIMING + sum(MESSAGE_OVERHEAD + self.count(m["content"]) for m in messages)
 
     def available(self, prompt_tokens: int) -> int:
-        return self.context_window - self.answer_tokens - prompt_tokens
+        return self.context_window - self.headroom - self.answer_tokens - prompt_tokens
 
     def pack(self, passages: Sequence[Passage], prompt_tokens: int,
              render: Callable[[int, Passage], str], separator: str = "\n\n") -> Packed:
@@ -127,7 +132,8 @@ class TokenBudget:
             raise ConfigError(
                 f"the prompt ({prompt_tokens} tokens) and the answer budget "
                 f"({self.answer_tokens}) fill the model's context window "
-                f"({self.context_window}); raise QA_LLM_CONTEXT_WINDOW, lower "
+                f"({self.context_window}, {self.headroom} of it kept for the token count's "
+                "error); raise QA_LLM_CONTEXT_WINDOW, lower "
                 "QA_LLM_ANSWER_TOKENS or QA_HISTORY_TOKENS"
             )
         sep = self.count(separator)

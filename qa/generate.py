@@ -30,7 +30,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 from index.embed import Embedder
-from qa.budget import TokenBudget, estimate_cost, model_info
+from qa.budget import ESTIMATE_HEADROOM, KNOWN_MODELS, TokenBudget, estimate_cost, model_info
 from qa.citations import MODEL_REFUSAL, CitationVerifier, MarkerRenumberer
 from qa.errors import ConfigError, LLMError
 from qa.extractive import REFUSAL_TEXT, Extract, ExtractiveAnswerer, IdfTable, reorder
@@ -91,7 +91,10 @@ class GenerativeAnswerer:
         self.model = model
         self.settings = settings
         self.info = model_info(model.model, settings.llm_context_window)
-        self.budget = budget or TokenBudget(self.info.context_window, settings.llm_answer_tokens)
+        # an OpenAI model's tokens are counted exactly enough; another's only estimated
+        exact = self.info.name in KNOWN_MODELS or self.info.input_usd_per_m is not None
+        self.budget = budget or TokenBudget(self.info.context_window, settings.llm_answer_tokens,
+                                            headroom=0.0 if exact else ESTIMATE_HEADROOM)
         self.answer_prompt = answer_prompt or load_prompt("answer")
         self.condense_prompt = condense_prompt or load_prompt("condense")
         self.verifier = verifier or CitationVerifier(embedder, settings.support_threshold)

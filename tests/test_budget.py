@@ -107,3 +107,21 @@ def _cut(p: Passage, n_sentences: int) -> Passage:
     from qa.budget import cut_passage
 
     return cut_passage(p, split_sentences(p.chunk.text)[n_sentences - 1][1])
+
+
+def test_an_unknown_models_window_keeps_headroom_for_the_estimate() -> None:
+    """cl100k counts only estimate another model's tokens: a fifth of its window stays unused,
+    an OpenAI model's window is used whole."""
+    from qa.budget import ESTIMATE_HEADROOM
+    from qa.generate import GenerativeAnswerer
+    from qa.settings import Settings
+
+    class Model:
+        def __init__(self, name: str) -> None:
+            self.model = name
+
+    s = Settings(store_path="unused", llm_context_window=4096, llm_answer_tokens=48)
+    local = GenerativeAnswerer(Model("smollm2"), None, s)  # type: ignore[arg-type]
+    openai_model = GenerativeAnswerer(Model("gpt-4o-mini"), None, s)  # type: ignore[arg-type]
+    assert local.budget.available(100) == 4096 - int(4096 * ESTIMATE_HEADROOM) - 48 - 100
+    assert openai_model.budget.available(100) == 4096 - 48 - 100

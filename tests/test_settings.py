@@ -77,7 +77,7 @@ def test_cli_flags_beat_env(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"QA_TOP_K": "101"}, "top_k"),
         ({"QA_CHUNK_TOKENS": "12.5"}, "QA_CHUNK_TOKENS"),
         ({"QA_CHUNK_TOKENS": "8"}, "chunk_tokens"),
-        ({"QA_CHUNK_OVERLAP": "500"}, "chunk_overlap"),
+        ({"QA_CHUNK_OVERLAP": "2000"}, "chunk_overlap"),
         ({"QA_REFUSAL_THRESHOLD": "high"}, "QA_REFUSAL_THRESHOLD"),
         ({"QA_REFUSAL_THRESHOLD": "1.5"}, "refusal_threshold"),
         ({"QA_ANSWER_MODE": "creative"}, "answer_mode"),
