@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -190,6 +191,11 @@ class SentenceTransformerMiniLM:
         return np.asarray(v, dtype=np.float32)
 
 
+# how servers say an input is over their limit (llama.cpp, vLLM, TEI, OpenAI)
+_TOO_LONG = re.compile(r"too (?:large|long)|maximum context length|exceeds? the (?:max|limit)|"
+                       r"input .*tokens.*(?:limit|max)", re.IGNORECASE)
+
+
 class OpenAIEmbedder:
     """Embeddings from an OpenAI or OpenAI-compatible `/v1/embeddings` endpoint.
 
@@ -217,9 +223,13 @@ class OpenAIEmbedder:
                 model=self.model, input=texts
             )
         except openai.APIError as e:
+            hint = ("Check QA_EMBED_MODEL, OPENAI_BASE_URL and OPENAI_API_KEY."
+                    if not _TOO_LONG.search(str(e)) else
+                    "A passage is longer than the server takes: lower QA_CHUNK_TOKENS (e.g. to "
+                    "192) or raise the server's input limit (llama.cpp: --batch-size and "
+                    "--ubatch-size).")
             raise LLMError(
-                f"The embeddings endpoint failed for model {self.model!r}: {e}. "
-                "Check QA_EMBED_MODEL, OPENAI_BASE_URL and OPENAI_API_KEY.",
+                f"The embeddings endpoint failed for model {self.model!r}: {e}. {hint}",
                 status=getattr(e, "status_code", None),
             ) from e
         return [d.embedding for d in sorted(resp.data, key=lambda d: d.index)]

@@ -38,7 +38,8 @@ def _settings(url: str, store: Path, **kw: object) -> Settings:
 def test_openai_embeddings_build_a_store_that_remembers_its_model(
         embed_url: str, tmp_path: Path, sample_dir: Path) -> None:
     store = tmp_path / "store"
-    bot = Assistant.open(_settings(embed_url, store))
+    # llama.cpp embeds at most its batch (512 tokens) at once: passages of a size it takes
+    bot = Assistant.open(_settings(embed_url, store, chunk_tokens=192, chunk_overlap=64))
     assert bot.embedder.name == "openai:smollm2" and bot.embedder.dim == 576
 
     texts = ["The judge dismissed the claim.", "A", "Baldoni's lawyer spoke on Friday."] * 3
@@ -56,6 +57,16 @@ def test_openai_embeddings_build_a_store_that_remembers_its_model(
 
     with pytest.raises(StoreMismatchError, match="openai:smollm2"):
         Assistant.open(Settings(store_path=str(store)))  # the default ONNX model: refused
+
+
+def test_a_passage_too_long_for_the_server_says_to_lower_the_chunk_size(
+        embed_url: str, tmp_path: Path, sample_dir: Path) -> None:
+    """The default passages (up to 1,024 tokens) are over llama.cpp's 512-token batch: the
+    error names the setting that fixes it, and nothing half-written is left."""
+    bot = Assistant.open(_settings(embed_url, tmp_path / "store"))
+    with pytest.raises(LLMError, match=r"too large.*lower QA_CHUNK_TOKENS"):
+        bot.ingest([sample_dir])
+    assert bot.store.count_chunks() == 0 and not bot.store.stored_articles()
 
 
 def test_an_unreachable_embeddings_server_is_a_clear_error(tmp_path: Path) -> None:
