@@ -61,7 +61,9 @@ def served(tmp_path_factory: pytest.TempPathFactory, embedder, sample_dir: Path
     xss_dir = tmp / "xss"
     xss_dir.mkdir()
     (xss_dir / "quenby_festival.txt").write_text(XSS_ARTICLE, encoding="utf-8")
-    bot = make_bot(tmp, embedder)
+    # passages of 192 tokens (not the default whole articles): the four articles then make the
+    # twenty-odd source cards the top-k-20 test scrolls through
+    bot = make_bot(tmp, embedder, chunk_tokens=192, chunk_overlap=64)
     report = bot.ingest([sample_dir, xss_dir])
     assert report.ok and report.count("added") == 4, report.summary()
     app = ui.build_app(bot, bot.settings)
