@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from eval.gold import GoldCase
-from eval.train_reader import Question, choose_threshold, outcomes, predict, train
+from eval.train_reader import Question, choose_threshold, out_of_fold, outcomes, predict, train
 from qa.reader import LEXICAL, MODEL_PATH, RERANK, Linear, Reader, fit
 
 
@@ -118,3 +118,19 @@ def test_a_damaged_weights_file_is_a_config_error_that_says_how_to_rebuild(
     monkeypatch.setattr("qa.reader.MODEL_PATH", broken)
     with pytest.raises(ConfigError, match="python -m eval.train_reader"):
         Assistant.open(Settings(store_path=str(tmp_path / "store")), embedder=embedder)
+
+
+def test_out_of_fold_fits_on_one_pool_and_predicts_on_another() -> None:
+    """eval.train_reader fits on small-passage pools and calibrates on the pools the answerer
+    reads: each fold's model is fitted on the *fit* pools of the other folds' questions."""
+    rng = np.random.default_rng(2)
+    small = [_question(i, i % 3 != 0, rng) for i in range(40)]
+    read = [_question(i, i % 3 != 0, rng) for i in range(40)]  # same questions, other pools
+    probs = out_of_fold(read, 1.0, small)
+    s1, s2 = train([q for q in small if q.fold != 0], 1.0)
+    for i, q in enumerate(read):
+        if q.fold == 0:
+            assert np.allclose(probs[i], predict(q, s1, s2))
+    s1r, s2r = train([q for q in read if q.fold != 0], 1.0)
+    assert any(not np.allclose(probs[i], predict(q, s1r, s2r))
+               for i, q in enumerate(read) if q.fold == 0)
