@@ -6,8 +6,9 @@ is cut after its last whole sentence that fits (index.chunk.split_sentences), ne
 or dropped when not even its first sentence fits. Tokens are counted with tiktoken's
 cl100k_base (the encoding shipped offline); for other tokenizers (llama.cpp, vLLM models) the
 count is an estimate: for a model outside the table below, `headroom` (ESTIMATE_HEADROOM of the
-window) is left unused, since other tokenizers cut English news into up to about a fifth more
-tokens than cl100k (a packed prompt that fits by our count then overflows the server's window).
+window) is left unused, since a smaller vocabulary (SmolLM2's, Llama 2's) cuts English text into
+more tokens than cl100k: a prompt packed to the window by our count overflowed SmolLM2's
+4,096-token window (HTTP 400) until this headroom (a chosen margin, not a measured ratio).
 
     >>> b = TokenBudget(context_window=8192, answer_tokens=512)
     >>> b.available(prompt_tokens=300)
