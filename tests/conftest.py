@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from index.server import chroma_cli, free_port, heartbeat, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = ROOT / "data" / "articles"
@@ -62,13 +63,6 @@ def sample_bot(tmp_path_factory: pytest.TempPathFactory, embedder, sample_dir: P
     return bot
 
 
-def free_port() -> int:
-    """A TCP port nothing listens on at 127.0.0.1 (for the servers the tests start)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def make_bot(tmp_path: Path, embedder, **settings):  # type: ignore[no-untyped-def]
     """A fresh Assistant on an empty store in `tmp_path` (for tests that write)."""
     from qa import Assistant, Settings
@@ -79,8 +73,6 @@ def make_bot(tmp_path: Path, embedder, **settings):  # type: ignore[no-untyped-d
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real `chroma run` server on a free loopback port; yields its URL."""
-    from index.server import chroma_cli, heartbeat, stop_process
-
     port = free_port()
     data = tmp_path_factory.mktemp("chroma-server")
     url = f"http://127.0.0.1:{port}"
