@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.gold import GoldCase, load_gold, normalise
+from eval.metrics import EvalContext, citation_is_gold, passage_holds_evidence
 from index.embed import OnnxMiniLM
 from qa.api import Assistant
 from qa.settings import Settings
@@ -53,6 +54,8 @@ def gold_cases(files: list[Path]) -> list[GoldCase]:
 
 
 def holds(case: GoldCase, name: str, text: str) -> bool:
+    """A starter node holds evidence (eval.metrics.passage_holds_evidence's rule: a gold quote
+    of that file inside the node's text)."""
     t = normalise(text)
     return any(ev.doc == name and normalise(ev.quote) in t for ev in case.evidence)
 
@@ -119,15 +122,15 @@ def starter_hits(index: Any, cases: list[GoldCase]) -> float:
     return hits / len(cases)
 
 
-def ours_hits(bot: Assistant, cases: list[GoldCase]) -> tuple[float, float]:
-    """(a shown passage holds the evidence, the answer cites an evidence sentence)."""
+def ours_hits(bot: Assistant, cases: list[GoldCase], files: list[Path]) -> tuple[float, float]:
+    """(a shown passage holds the evidence, the answer cites an evidence sentence), by the
+    metrics `qa eval` reports (hit@5, a citation overlapping a gold quote)."""
+    ctx = EvalContext(article_text=bot.article_text, known_docs=frozenset(f.name for f in files))
     hits = cited = 0
     for c in cases:
         ans = bot.ask(c.question)
-        hits += any(holds(c, Path(p.article.path).name, p.chunk.text) for p in ans.passages[:TOP])
-        cited += any(holds(c, Path(x.article.path).name, x.quote) or any(
-            normalise(x.quote) in normalise(ev.quote) or normalise(ev.quote) in normalise(x.quote)
-            for ev in c.evidence if ev.doc == Path(x.article.path).name) for x in ans.citations)
+        hits += any(passage_holds_evidence(c, p, ctx) for p in ans.passages[:TOP])
+        cited += any(citation_is_gold(c, x, ctx) for x in ans.citations)
     return hits / len(cases), cited / len(cases)
 
 
@@ -164,7 +167,7 @@ def compare_with_starter(n: int, configs: str, rounds: int, keep: bool) -> int:
                      "hit5": s_hit, "cited": None})
         for tok, ov in pairs:
             name = f"{tok}:{ov}"
-            hit, cited = ours_hits(last[name], cases)
+            hit, cited = ours_hits(last[name], cases, files)
             rows.append({"run": f"qa ingest, chunks of {tok} tokens, {ov} overlapping",
                          "seconds": min(times[name]), "units": units[name],
                          "ratio": min(times[name]) / base, "hit5": hit, "cited": cited})
