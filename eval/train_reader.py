@@ -25,9 +25,9 @@ Two pools per question. The scorer is *fitted* on the candidate pools of passage
 matched), and *calibrated* (regularisation and refusal threshold, out of fold) on the pools the
 answerer reads with the default settings (whole articles up to 1,024 tokens): measured on the
 train split out of fold, fitting on the small passages and reading the large ones gave utility
-1,125 against 1,099 for fitting on the large ones themselves (and 1,131 for small on small),
-while ingestion embeds half as much. `--fit-chunks T:O` changes the fitting passages; equal to
-the defaults, one pool serves both.
+1,125 against 1,099 for fitting on the large ones themselves (`--fit-chunks 1024:0` measures
+that), while ingestion embeds half as much. `--fit-chunks T:O` changes the fitting passages;
+equal to the defaults, one pool serves both.
 
 `--cache FILE` keeps the collected features (numbers only, no article text) to refit without
 asking every question again (the fitting pools in FILE's sibling `*.fit-T-O.npz`).
