@@ -16,6 +16,8 @@ Per size and backend, each figure beside a same-run baseline:
   batches into a bare collection (first 100,000 passages only);
 - dense / lexical / fused retrieval p50 and p95, with no filter, an article filter (5 articles)
   and a publication filter (1 of 50) | a raw Chroma query and a raw FTS5 MATCH (no filter);
+  for the article filter, dense both ways: Chroma's filtered search (`dense_art`) and the exact
+  search over the scope's own vectors that retrieval uses for small scopes (`dense_art_exact`);
 - first question after ingesting 100 articles (retrieval + the extractive answer) | the
   question after it;
 - cold open (a new process: connect, open the catalog, the quick health check, one question);
@@ -240,6 +242,8 @@ def measure(folder: Path, url: str, n: int, pool: list[str], queries: list[str],
                                                             "distances"]), queries)
     r["dense"] = timed(lambda q: store.query(qv[q], 48), queries)
     r["dense_art"] = timed(lambda q: store.query(qv[q], 48, where=art_scope.where()), queries)
+    art_ids = store.catalog.chunk_ids_in(art_scope.article_ids) or []
+    r["dense_art_exact"] = timed(lambda q: store.query_among(qv[q], 48, art_ids), queries)
     r["dense_src"] = timed(lambda q: store.query(qv[q], 48, where=src_scope.where()), queries)
     r["lexical_raw"] = timed(lambda q: store.catalog._rows(  # type: ignore[union-attr]
         "SELECT rowid FROM lexical WHERE lexical MATCH ? ORDER BY rank LIMIT 48",

@@ -251,6 +251,22 @@ class Catalog:
         rows = self._rows(f"SELECT {_META_COLUMNS} FROM articles ORDER BY article_id")
         return [_catalog_article(r) for r in rows]
 
+    def chunk_ids_in(self, article_ids: Sequence[str] = (), sources: Sequence[str] = (),
+                     limit: int = 5000) -> list[str] | None:
+        """The chunk ids of the current texts of these articles and/or publications (by the
+        catalog's indexes), or None when there are more than `limit`."""
+        conds, args = ["c.content_hash = a.content_hash"], []
+        if article_ids:
+            conds.append(f"a.article_id IN ({','.join('?' * len(article_ids))})")
+            args += list(article_ids)
+        if sources:
+            conds.append(f"a.source IN ({','.join('?' * len(sources))})")
+            args += list(sources)
+        rows = self._rows("SELECT c.chunk_id FROM articles a JOIN chunks c ON "
+                          f"c.article_id = a.article_id WHERE {' AND '.join(conds)} LIMIT ?",
+                          (*args, limit + 1))
+        return None if len(rows) > limit else [str(r[0]) for r in rows]
+
     def chunks_of(self, article_id: str) -> list[Chunk]:
         rows = self._rows("SELECT chunk_id, article_id, idx, start, end, n_tokens, content_hash, "
                           "text FROM chunks WHERE article_id = ? ORDER BY idx", (article_id,))
