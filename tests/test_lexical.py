@@ -229,6 +229,62 @@ def test_a_catalog_follows_what_another_catalog_wrote(embedder: Any, tmp_path: P
     assert here.store.catalog.count_articles() == 4
 
 
+def test_following_reads_only_what_was_written_since_it_last_looked(
+        embedder: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After its first look, a following catalog reads only the records written since the
+    newest it copied (a cost in proportion to the change, not to the store); a deletion,
+    which leaves no record to find by time, is found by the counts and a full comparison."""
+    import index.store as store_mod
+    from index.store import ChunkStore
+    from qa.api import Assistant
+
+    monkeypatch.setattr(store_mod, "FOLLOW_MARGIN", 0.0)  # one clock here: no margin needed
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(6):
+        (folder / f"f{i}.txt").write_text(f"Filler {i}\nThe council met on day {i}.\n")
+    first = make_bot(tmp_path, embedder)
+    first.ingest([folder])
+    s = first.store
+
+    def machine(name: str) -> Assistant:
+        return Assistant(first.settings, embedder, ChunkStore(
+            s.client, s.name, s.embed_model, s.dim, label=name, follows=True,
+            catalog=Catalog(tmp_path / f"{name}.sqlite3")))
+
+    here, there = machine("here"), machine("there")
+    reads: list[tuple[float | None, int]] = []
+    real = here.store._records_since
+
+    def spy(cut: float | None) -> Any:
+        out = real(cut)
+        reads.append((cut, len(out[0])))
+        return out
+
+    monkeypatch.setattr(here.store, "_records_since", spy)
+    here.retrieve("council", top_k=1)
+    assert reads == [(None, 6)]  # a new catalog compares every record
+    extra = tmp_path / "more" / "quarry.txt"
+    extra.parent.mkdir()
+    extra.write_text("Quarry find\nMiners found plovrixite, a green mineral, in the quarry.\n")
+    there.ingest([extra])
+    ps, _, _ = here.retrieve("plovrixite", top_k=3)
+    assert ps[0].article.article_id == str(extra.resolve()) and ps[0].bm25_score
+    # read: the new record, and the newest it had copied (written at the cut itself)
+    assert reads[1][0] is not None and reads[1][1] == 2
+    here.retrieve("plovrixite", top_k=3)
+    assert len(reads) == 2  # nothing changed: one read of the generation
+
+    gone = str((folder / "f2.txt").resolve())
+    assert here.store.catalog.article(gone) is not None
+    assert there.delete_article(gone)
+    here.retrieve("council day 2", top_k=3)
+    assert [r[0] is None for r in reads[2:]] == [False, True]  # by time, then every record
+    assert here.store.catalog.article(gone) is None
+    assert here.store.catalog.count_articles() == 6  # five fillers and the quarry
+    assert here.store.catalog.lexical_index().out_of_step() == 0
+
+
 def test_scores_are_lucene_bm25_as_bm25s_gives_them(tmp_path: Path) -> None:
     """The index it replaced (bm25s, the same terms) scores every chunk exactly as ours does:
     the ranking, and the answer scorer's BM25 feature, are unchanged. Many chunks share the
