@@ -219,11 +219,7 @@ class ChunkStore:
             return int(self.records.count())
 
     def stored_articles(self) -> dict[str, StoredArticle]:
-        out: dict[str, StoredArticle] = {}
-        for ids, mds, _ in self._pages(self.records, include=["metadatas"]):
-            for i, md in zip(ids, mds):
-                out[i] = stored_from_record(i, md or {})
-        return out
+        return self._records_since(None)[0]
 
     def article(self, article_id: str) -> StoredArticle | None:
         with self._guard("reading an article record"):
