@@ -8,7 +8,7 @@ the baseline is the same embedder on the *same chunk texts*, measured before, be
 the pipeline runs (best of each: other processes can only slow a run down).
 Overhead ratio = pipeline seconds / raw embedding seconds; the target is <= 1.25x.
 
-    python bench/ingest.py --bbc 500 --configs 192:64,1024:0
+    python bench/ingest.py --bbc 500 --configs 1024:0,1024:0:256,192:64:256
 
 Against the llama-index starter (issue 12): the same BBC articles (the first N/5 of each section,
 read by path from ../shared/corpora/bbc-news) ingested by `qa`'s pipeline at each chunk size and
@@ -70,8 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", action="store_true", help="keep the temporary store")
     p.add_argument("--bbc", type=int, default=0,
                    help="compare with the llama-index starter on this many BBC articles")
-    p.add_argument("--configs", default="192:64",
-                   help="with --bbc: chunk sizes and overlaps (tokens) to run, e.g. 192:64,1024:0")
+    p.add_argument("--configs", default="1024:0",
+                   help="with --bbc: TOKENS:OVERLAP[:EMBED] runs of qa ingest: chunk size and "
+                   "overlap (tokens), word pieces of each passage embedded (default 128), "
+                   "e.g. 1024:0,1024:0:256,192:64")
     args = p.parse_args(argv)
     if args.bbc:
         import sys

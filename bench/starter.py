@@ -4,8 +4,9 @@ articles, same embedding model, same run; and how often each one's top 5 holds t
 The starter is what the llama-index docs start with: SimpleDirectoryReader, VectorStoreIndex with
 its default transformations (SentenceSplitter, 1,024 tokens, 200 overlapping), a Chroma
 collection (llama-index-vector-stores-chroma). Its embedding model is our OnnxMiniLM behind
-llama-index's BaseEmbedding (its default batch of 10), so the two differ only in what they embed
-and what they do around it.
+llama-index's BaseEmbedding (its default batch of 10) reading the model's 256 word pieces of a
+node (what sentence-transformers and llama-index's HuggingFaceEmbedding read), so the two differ
+only in what they embed and what they do around it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 from eval.gold import GoldCase, load_gold, normalise
 from eval.metrics import EvalContext, citation_is_gold, passage_holds_evidence
-from index.embed import OnnxMiniLM
+from index.embed import DEFAULT_EMBED_TOKENS, MAX_SEQ_TOKENS, OnnxMiniLM
 from qa.api import Assistant
 from qa.settings import Settings
 
@@ -137,13 +138,19 @@ def ours_hits(bot: Assistant, cases: list[GoldCase], files: list[Path]) -> tuple
 def compare_with_starter(n: int, configs: str, rounds: int, keep: bool) -> int:
     files = select_articles(n)
     cases = gold_cases(files)
-    pairs = [tuple(int(v) for v in c.split(":")) for c in configs.split(",") if c]
+    # TOKENS:OVERLAP[:EMBED]: chunk size and overlap, and the word pieces of each passage
+    # embedded (default: ours, 128); the starter reads the model's 256, as llama-index does
+    runs = [tuple(int(v) for v in c.split(":")) for c in configs.split(",") if c]
+    pairs = [(r[0], r[1], r[2] if len(r) > 2 else DEFAULT_EMBED_TOKENS) for r in runs]
     work = Path(tempfile.mkdtemp(prefix="bench-starter-"))
     try:
-        embedder = OnnxMiniLM()
-        embedder.embed(["warm up the session", "and the tokenizer"])
-        model = starter_embedding(embedder)
-        warm = Assistant.open(Settings(store_path=str(work / "warm")), embedder=embedder)
+        embedders = {m: OnnxMiniLM(max_tokens=m)
+                     for m in {MAX_SEQ_TOKENS, *(e for _, _, e in pairs)}}
+        for e in embedders.values():
+            e.embed(["warm up the session", "and the tokenizer"])
+        model = starter_embedding(embedders[MAX_SEQ_TOKENS])
+        warm = Assistant.open(Settings(store_path=str(work / "warm")),
+                              embedder=embedders[DEFAULT_EMBED_TOKENS])
         warm.ingest([ROOT / "data" / "articles"])
         starter_ingest(sorted((ROOT / "data" / "articles").glob("*.txt")), model, work / "w2")
         times: dict[str, list[float]] = {}
@@ -153,10 +160,10 @@ def compare_with_starter(n: int, configs: str, rounds: int, keep: bool) -> int:
             took, index, count = starter_ingest(files, model, work / f"starter{r}")
             times.setdefault("starter", []).append(took)
             units["starter"], last["starter"] = count, index
-            for tok, ov in pairs:
-                name = f"{tok}:{ov}"
-                took, bot, count = ours_ingest(files, embedder, work / f"ours{tok}_{ov}_{r}",
-                                               tok, ov)
+            for tok, ov, emb in pairs:
+                name = f"{tok}:{ov}:{emb}"
+                took, bot, count = ours_ingest(files, embedders[emb],
+                                               work / f"ours{tok}_{ov}_{emb}_{r}", tok, ov)
                 times.setdefault(name, []).append(took)
                 units[name], last[name] = count, bot
         base = min(times["starter"])
@@ -165,10 +172,11 @@ def compare_with_starter(n: int, configs: str, rounds: int, keep: bool) -> int:
         rows.append({"run": "llama-index starter (SentenceSplitter 1024/200)",
                      "seconds": base, "units": units["starter"], "ratio": 1.0,
                      "hit5": s_hit, "cited": None})
-        for tok, ov in pairs:
-            name = f"{tok}:{ov}"
+        for tok, ov, emb in pairs:
+            name = f"{tok}:{ov}:{emb}"
             hit, cited = ours_hits(last[name], cases, files)
-            rows.append({"run": f"qa ingest, chunks of {tok} tokens, {ov} overlapping",
+            rows.append({"run": f"qa ingest, chunks of {tok} tokens, {ov} overlapping, "
+                                f"{emb} word pieces embedded",
                          "seconds": min(times[name]), "units": units[name],
                          "ratio": min(times[name]) / base, "hit5": hit, "cited": cited})
         print(f"# Ingestion against the llama-index starter ({len(files)} BBC articles; "

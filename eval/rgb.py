@@ -207,9 +207,9 @@ def run_rgb(data_path: str | Path, out_dir: str | Path, settings: Settings,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if embedder is None:
-        from qa.api import _openai_embed_args
+        from qa.api import _embed_args
 
-        embedder = make_embedder(settings.embed_backend, **_openai_embed_args(settings))
+        embedder = make_embedder(settings.embed_backend, **_embed_args(settings))
     memo = EmbeddingCache(embedder, size=None)  # the three stores share most snippets
     plan = (
         ("answering", ("positive", "negative")),

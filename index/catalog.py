@@ -239,6 +239,16 @@ class Catalog:
         """article id -> content hash, of every article."""
         return {str(a): str(h) for a, h in self._rows("SELECT article_id, content_hash FROM articles")}
 
+    def hashes_of(self, article_ids: Sequence[str]) -> dict[str, str]:
+        """article id -> content hash, of these articles (those the catalog holds)."""
+        out: dict[str, str] = {}
+        for k in range(0, len(article_ids), 500):
+            part = list(article_ids[k : k + 500])
+            out.update({str(a): str(h) for a, h in self._rows(
+                "SELECT article_id, content_hash FROM articles WHERE article_id IN "
+                f"({','.join('?' * len(part))})", part)})
+        return out
+
     def article(self, article_id: str) -> tuple[CatalogArticle, str] | None:
         """(record, stored text) of one article."""
         rows = self._rows(f"SELECT {_META_COLUMNS}, text FROM articles WHERE article_id = ?",
@@ -251,9 +261,38 @@ class Catalog:
         rows = self._rows(f"SELECT {_META_COLUMNS} FROM articles ORDER BY article_id")
         return [_catalog_article(r) for r in rows]
 
+    def chunk_ids_in(self, article_ids: Sequence[str] = (), sources: Sequence[str] = (),
+                     limit: int = 5000) -> list[str] | None:
+        """The chunk ids of the current texts of these articles and/or publications (by the
+        catalog's indexes), or None when there are more than `limit`."""
+        conds, args = ["c.content_hash = a.content_hash"], []
+        if article_ids:
+            conds.append(f"a.article_id IN ({','.join('?' * len(article_ids))})")
+            args += list(article_ids)
+        if sources:
+            conds.append(f"a.source IN ({','.join('?' * len(sources))})")
+            args += list(sources)
+        rows = self._rows("SELECT c.chunk_id FROM articles a JOIN chunks c ON "
+                          f"c.article_id = a.article_id WHERE {' AND '.join(conds)} LIMIT ?",
+                          (*args, limit + 1))
+        return None if len(rows) > limit else [str(r[0]) for r in rows]
+
     def chunks_of(self, article_id: str) -> list[Chunk]:
+        return self._chunks("article_id = ?", [article_id])
+
+    def chunks_by_id(self, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
+        """These chunks (those the catalog holds). A chunk id names its article's text (its
+        hash) and its place in it, so the catalog's copy is the one Chroma holds."""
+        out: dict[str, Chunk] = {}
+        for k in range(0, len(chunk_ids), 500):
+            part = list(chunk_ids[k : k + 500])
+            out.update({c.chunk_id: c for c in self._chunks(
+                f"chunk_id IN ({','.join('?' * len(part))})", part)})
+        return out
+
+    def _chunks(self, where: str, args: Sequence[object]) -> list[Chunk]:
         rows = self._rows("SELECT chunk_id, article_id, idx, start, end, n_tokens, content_hash, "
-                          "text FROM chunks WHERE article_id = ? ORDER BY idx", (article_id,))
+                          f"text FROM chunks WHERE {where} ORDER BY article_id, idx", args)
         return [Chunk(chunk_id=str(c), article_id=str(a), index=int(str(i)), start=int(str(s)),
                       end=int(str(e)), text=str(t), n_tokens=int(str(n)), content_hash=str(h))
                 for c, a, i, s, e, n, h, t in rows]

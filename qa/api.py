@@ -86,7 +86,7 @@ class Assistant:
         (`repair_after_crash=False`: raise instead); the repair's steps are in `health.notes`.
         """
         settings = settings or Settings.from_env()
-        embedder = embedder or make_embedder(settings.embed_backend, **_openai_embed_args(settings))
+        embedder = embedder or make_embedder(settings.embed_backend, **_embed_args(settings))
         conn = None
         if client is None:
             conn = connect(settings.store_path, settings.remote_url, serve=serve,
@@ -297,9 +297,9 @@ class Assistant:
         yield ans
 
 
-def _openai_embed_args(settings: Settings) -> dict[str, Any]:
+def _embed_args(settings: Settings) -> dict[str, Any]:
     if settings.embed_backend != "openai":
-        return {}
+        return {"max_tokens": settings.embed_max_tokens}
     from openai import OpenAI
 
     client = OpenAI(api_key=settings.openai_api_key or "not-needed",
@@ -341,7 +341,7 @@ def repair(settings: Settings | None = None, *, embedder: Embedder | None = None
     from index.repair import repair as run_repair
 
     settings = settings or Settings.from_env()
-    embedder = embedder or make_embedder(settings.embed_backend, **_openai_embed_args(settings))
+    embedder = embedder or make_embedder(settings.embed_backend, **_embed_args(settings))
     return run_repair(settings.store_path, settings.collection, embedder,
                       Chunker(settings.chunk_tokens, settings.chunk_overlap),
                       chroma_url=settings.remote_url, wait=settings.store_wait, on_wait=on_wait,

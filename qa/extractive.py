@@ -11,6 +11,11 @@ first lacks:
   revised), both are given and the answer opens with DIFFER_TEXT;
 - or the words of the question the first sentence leaves uncovered (a two-part question).
 
+A question that asks two things ("How many goals has he scored, and which club wants him?":
+qa/question.py `split_parts`) is answered part by part when the reader finds each part's answer
+over the threshold: the best sentence for each, the second part read as a follow-up of the first.
+Asked whole, a sentence that answers one half looks like half an answer and is often refused.
+
 It writes no word that is not in an article: the only text of its own is `JOINER` between
 sentences, the fixed `REFUSAL_TEXT` and `DIFFER_TEXT`.
 """
@@ -29,7 +34,7 @@ import numpy as np
 from index.chunk import split_sentences
 from index.embed import Embedder, EmbeddingCache
 from index.lexical import idf as bm25_idf
-from qa.question import Question, analyse, filler_values, terms
+from qa.question import Question, analyse, filler_values, split_parts, terms
 from qa.reader import RERANK, Candidate, Reader, features, rerank_features
 from qa.retrieve import Lexical
 from qa.types import Citation, Passage
@@ -128,9 +133,11 @@ class ExtractiveAnswerer:
         return out, pos
 
     def score(self, question: str, history: Sequence[str], passages: Sequence[Passage],
-              query_vector: np.ndarray, idf: Callable[[str], float]) -> Scored:
+              query_vector: np.ndarray, idf: Callable[[str], float],
+              retrieved_with: bool = True) -> Scored:
         """Candidates, features and probabilities (the training script uses the same path).
-        Only the first stage's shortlist is embedded; the others keep probability 0."""
+        Only the first stage's shortlist is embedded; the others keep probability 0.
+        `retrieved_with`: `query_vector` embeds this very question (else it is embedded here)."""
         t0 = time.perf_counter()
         q = analyse(question, history)
         cands, pos = self.candidates(passages)
@@ -142,7 +149,7 @@ class ExtractiveAnswerer:
         top, z1 = self.reader.shortlist(x)
         t1 = time.perf_counter()
         qctx = np.asarray(query_vector, dtype=np.float32)
-        if history:  # the question alone differs from what was retrieved with
+        if history or not retrieved_with:  # the question alone differs from what was retrieved
             vecs = self.sentences.embed([cands[i].text for i in top] + [question])
             vecs, qv = vecs[:-1], vecs[-1]
         else:  # retrieval embedded this very question
@@ -160,13 +167,46 @@ class ExtractiveAnswerer:
                query_vector: np.ndarray, idf: Callable[[str], float],
                threshold: float | None = None) -> Extract:
         """The answer; `threshold` overrides the refusal threshold for this question."""
-        s = self.score(question, history, passages, query_vector, idf)
         t = self.threshold if threshold is None else threshold
+        parts = split_parts(question)
+        if len(parts) > 1:
+            both = self._answer_parts(parts, history, passages, query_vector, idf, t)
+            if both is not None:
+                return both
+        s = self.score(question, history, passages, query_vector, idf)
         if not len(s.probs) or float(s.probs.max()) < t:
             best = float(s.probs.max()) if len(s.probs) else 0.0
             return Extract(REFUSAL_TEXT, (), True, best, s)
         order = [int(i) for i in np.argsort(-s.probs, kind="stable")]
         chosen, differ = self._choose(s, order, t)
+        return self._extract(s, chosen, differ)
+
+    def _answer_parts(self, parts: Sequence[str], history: Sequence[str],
+                      passages: Sequence[Passage], query_vector: np.ndarray,
+                      idf: Callable[[str], float], threshold: float) -> Extract | None:
+        """A question that asks two things, answered part by part: the best sentence for each
+        (the second part read as a follow-up of the first, so "who wrote it?" knows what "it"
+        is), when every part has one over the threshold; None otherwise (the whole question is
+        then answered as one). Same passages, so the candidates are the same for every part."""
+        scored: list[Scored] = []
+        chosen: list[int] = []
+        for k, part in enumerate(parts):
+            s = self.score(part, [*history, *parts[:k]], passages, query_vector, idf,
+                           retrieved_with=False)
+            if not len(s.probs) or float(s.probs.max()) < threshold:
+                return None
+            best = int(np.argmax(s.probs))
+            if not any(j == best or _near_repeat(s.candidates[best].text, s.candidates[j].text)
+                       for j in chosen):
+                chosen.append(best)
+            scored.append(s)
+        probs = np.max(np.stack([s.probs for s in scored]), axis=0)
+        merged = dataclasses.replace(scored[0], probs=probs)
+        support = min(float(s.probs.max()) for s in scored)
+        return dataclasses.replace(self._extract(merged, chosen, False), support=support)
+
+    def _extract(self, s: Scored, chosen: Sequence[int], differ: bool) -> Extract:
+        """The answer citing the candidates `chosen`, in that order."""
         cites = tuple(
             Citation(number=n, article=s.candidates[i].passage.article,
                      chunk_id=s.candidates[i].passage.chunk.chunk_id, start=s.candidates[i].start,
@@ -175,7 +215,7 @@ class ExtractiveAnswerer:
             for n, i in enumerate(chosen, 1))
         body = JOINER.join(f"{c.quote} [{c.number}]" for c in cites)
         text = f"{DIFFER_TEXT}{JOINER}{body}" if differ else body
-        return Extract(text, cites, False, float(s.probs[order[0]]), s, differ)
+        return Extract(text, cites, False, float(s.probs[chosen[0]]), s, differ)
 
     def _choose(self, s: Scored, order: list[int], threshold: float) -> tuple[list[int], bool]:
         """The best sentence, then those that add something (see the module docstring)."""

@@ -204,6 +204,30 @@ def names_in(text: str) -> list[str]:
     return out
 
 
+_AUX = "did|does|do|is|are|was|were|has|have|had|can|could|will|would|should"
+# where a question asks a second thing: ", and" before a question word or an auxiliary verb,
+# or a bare "and" before a question word
+_SECOND = re.compile(rf",\s+and\s+(?=(?:{'|'.join(sorted(_QWORDS))}|{_AUX})\b)|"
+                     rf"\s+and\s+(?=(?:{'|'.join(sorted(_QWORDS))})\b)", re.IGNORECASE)
+MIN_PART_WORDS = 3
+
+
+def split_parts(text: str) -> list[str]:
+    """A question that asks two things ("How many goals has he scored, and which club wants
+    him?") as its two questions, each ending in "?"; any other question as itself. Each part
+    has at least MIN_PART_WORDS words (so "Where and when...?" and "..., and why?" stay whole:
+    their parts do not stand as questions)."""
+    m = _SECOND.search(text)
+    if not m:
+        return [text]
+    first, second = text[: m.start()].strip(" ,:;"), text[m.end():].strip()
+    if min(len(re.findall(r"\w+", first)), len(re.findall(r"\w+", second))) < MIN_PART_WORDS:
+        return [text]
+    first = first if first.endswith("?") else first + "?"
+    second = second[:1].upper() + second[1:]
+    return [first, second if second.endswith("?") else second + "?"]
+
+
 def analyse(text: str, history: Sequence[str] = ()) -> Question:
     """Read `text` (after the earlier user turns `history`, oldest first)."""
     kind = expected_kind(text)

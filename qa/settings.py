@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from index.embed import DEFAULT_EMBED_TOKENS, MAX_SEQ_TOKENS
 from qa.errors import ConfigError
 
 
@@ -46,6 +47,7 @@ class Settings:
     embed_backend: str = "minilm-onnx"  # minilm-onnx | minilm-st | openai
     embed_model: str = ""  # only for embed_backend=openai, e.g. text-embedding-3-small
     embed_concurrency: int = 4  # embed_backend=openai: requests to the server at once
+    embed_max_tokens: int = DEFAULT_EMBED_TOKENS  # minilm-*: word pieces of a passage embedded
     # chunking
     chunk_tokens: int = 1024
     chunk_overlap: int = 0
@@ -102,6 +104,9 @@ class Settings:
         _check(1 <= self.embed_concurrency <= 64,
                f"embed_concurrency must be between 1 and 64, got {self.embed_concurrency} "
                "(QA_EMBED_CONCURRENCY)")
+        _check(16 <= self.embed_max_tokens <= MAX_SEQ_TOKENS,
+               f"embed_max_tokens must be between 16 and {MAX_SEQ_TOKENS} (the embedding "
+               f"model's limit), got {self.embed_max_tokens} (QA_EMBED_MAX_TOKENS)")
         _check(
             0.0 <= self.support_threshold <= 1.0,
             f"support_threshold must be between 0 and 1, got {self.support_threshold}",

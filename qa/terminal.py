@@ -29,6 +29,9 @@ def add_settings_args(p: argparse.ArgumentParser, *, answers: bool = True,
     if chunking:
         g.add_argument("--chunk-tokens", dest="chunk_tokens", type=int)
         g.add_argument("--chunk-overlap", dest="chunk_overlap", type=int)
+        g.add_argument("--embed-max-tokens", dest="embed_max_tokens", type=int,
+                       help="word pieces of each passage the MiniLM embedder reads, 16..256 "
+                       "(QA_EMBED_MAX_TOKENS, default 128)")
     if answers:
         g.add_argument("--top-k", dest="top_k", type=int, help="passages retrieved (QA_TOP_K)")
         g.add_argument("--mode", dest="answer_mode", choices=["auto", "extractive", "llm"],
@@ -47,6 +50,7 @@ def add_settings_args(p: argparse.ArgumentParser, *, answers: bool = True,
 _SETTING_KEYS = (
     "store_path", "chroma_url", "collection", "top_k", "answer_mode", "llm_model",
     "openai_base_url", "embed_backend", "chunk_tokens", "chunk_overlap", "refusal_threshold",
+    "embed_max_tokens",
 )
 
 

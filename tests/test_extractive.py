@@ -137,6 +137,24 @@ def test_only_the_shortlist_is_embedded_and_scored(embedder, reader) -> None:  #
     assert asked[-1] == "And item 9?" and len(asked) <= reader.top_m + 1
 
 
+def test_a_two_part_question_gets_a_cited_answer_to_each_part(answerer, embedder) -> None:  # type: ignore[no-untyped-def]
+    """Each part is answered by its own best sentence (the second read as a follow-up of the
+    first); asked whole, neither sentence answers enough of it. A part the passages do not
+    answer sends the question back to being answered whole."""
+    ps = _passages()
+    q = "How much did the bridge cost, and how far did engineers raise the deck?"
+    ex = _ask(answerer, embedder, q, ps)
+    assert not ex.refused
+    assert [c.quote for c in ex.citations] == ["The bridge cost $40 million to build.",
+                                              "Engineers raised the bridge deck by two metres."]
+    assert ex.text == JOINER.join(f"{c.quote} [{c.number}]" for c in ex.citations)
+    assert ex.support == pytest.approx(min(c.support for c in ex.citations), abs=1e-4)
+    assert ex.scored is not None and ex.scored.question.text == "How much did the bridge cost?"
+    half_q = "How much did the bridge cost, and who is the mayor married to?"
+    half = _ask(answerer, embedder, half_q, ps)
+    assert half.scored is not None and half.scored.question.text == half_q  # answered whole
+
+
 def _one(text: str, title: str = "Results") -> list[Passage]:
     ch = Chunk("w-0", "w", 0, 0, len(text), text, 30)
     return [Passage(ch, ArticleMeta("w", title), score=1.0, rank=1)]

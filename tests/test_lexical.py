@@ -170,28 +170,36 @@ def test_check_sees_an_index_out_of_step_and_repair_rebuilds_it(embedder: Any,
     assert ps[0].bm25_score
 
 
-def test_a_catalog_follows_what_another_catalog_wrote(embedder: Any, tmp_path: Path) -> None:
-    """Two machines (or two users) on one Chroma server each keep their own catalog: what one
-    writes, the other's lexical index finds, replaced and deleted articles included; only the
-    articles that changed are copied. (Chroma here is an embedded client shared in-process;
-    tests/test_deployment.py runs it with real processes on a `chroma run` server.)"""
+def _two_machines(embedder: Any, tmp_path: Path, n: int) -> tuple[Any, Any, Any, Path]:
+    """A store holding `n` one-line articles (through `first`, its own catalog), and two more
+    catalogs on it that follow it, as `Assistant.open` makes them for a Chroma server: (first,
+    here, there, the articles' folder)."""
     from index.store import ChunkStore
     from qa.api import Assistant
 
     folder = tmp_path / "in"
     folder.mkdir()
-    for i in range(4):
+    for i in range(n):
         (folder / f"f{i}.txt").write_text(f"Filler {i}\nThe council met on day {i}.\n")
     first = make_bot(tmp_path, embedder)
     first.ingest([folder])
     s = first.store
 
-    def machine(name: str) -> Assistant:  # as Assistant.open makes it for a Chroma server
+    def machine(name: str) -> Assistant:
         return Assistant(first.settings, embedder, ChunkStore(
             s.client, s.name, s.embed_model, s.dim, label=name, follows=True,
             catalog=Catalog(tmp_path / f"{name}.sqlite3")))
 
-    here, there = machine("here"), machine("there")
+    return first, machine("here"), machine("there"), folder
+
+
+def test_a_catalog_follows_what_another_catalog_wrote(embedder: Any, tmp_path: Path) -> None:
+    """Two machines (or two users) on one Chroma server each keep their own catalog: what one
+    writes, the other's lexical index finds, replaced and deleted articles included; only the
+    articles that changed are copied. (Chroma here is an embedded client shared in-process;
+    tests/test_deployment.py runs it with real processes on a `chroma run` server.)"""
+    first, here, there, _ = _two_machines(embedder, tmp_path, 4)
+    s = first.store
     here.retrieve("council", top_k=1)  # follows: copies the four articles
     assert here.store.catalog.count_articles() == 4
 
@@ -227,6 +235,47 @@ def test_a_catalog_follows_what_another_catalog_wrote(embedder: Any, tmp_path: P
     s._bump()
     here.retrieve("council", top_k=1)
     assert here.store.catalog.count_articles() == 4
+
+
+def test_following_reads_only_what_was_written_since_it_last_looked(
+        embedder: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After its first look, a following catalog reads only the records written since the
+    newest it copied (a cost in proportion to the change, not to the store); a deletion,
+    which leaves no record to find by time, is found by the counts and a full comparison."""
+    import index.store as store_mod
+
+    monkeypatch.setattr(store_mod, "FOLLOW_MARGIN", 0.0)  # one clock here: no margin needed
+    _, here, there, folder = _two_machines(embedder, tmp_path, 6)
+    reads: list[tuple[float | None, int]] = []
+    real = here.store._records_since
+
+    def spy(cut: float | None) -> Any:
+        out = real(cut)
+        reads.append((cut, len(out[0])))
+        return out
+
+    monkeypatch.setattr(here.store, "_records_since", spy)
+    here.retrieve("council", top_k=1)
+    assert reads == [(None, 6)]  # a new catalog compares every record
+    extra = tmp_path / "more" / "quarry.txt"
+    extra.parent.mkdir()
+    extra.write_text("Quarry find\nMiners found plovrixite, a green mineral, in the quarry.\n")
+    there.ingest([extra])
+    ps, _, _ = here.retrieve("plovrixite", top_k=3)
+    assert ps[0].article.article_id == str(extra.resolve()) and ps[0].bm25_score
+    # read: the new record, and the newest it had copied (written at the cut itself)
+    assert reads[1][0] is not None and reads[1][1] == 2
+    here.retrieve("plovrixite", top_k=3)
+    assert len(reads) == 2  # nothing changed: one read of the generation
+
+    gone = str((folder / "f2.txt").resolve())
+    assert here.store.catalog.article(gone) is not None
+    assert there.delete_article(gone)
+    here.retrieve("council day 2", top_k=3)
+    assert [r[0] is None for r in reads[2:]] == [False, True]  # by time, then every record
+    assert here.store.catalog.article(gone) is None
+    assert here.store.catalog.count_articles() == 6  # five fillers and the quarry
+    assert here.store.catalog.lexical_index().out_of_step() == 0
 
 
 def test_scores_are_lucene_bm25_as_bm25s_gives_them(tmp_path: Path) -> None:

@@ -46,3 +46,24 @@ def test_an_age_is_bound_to_the_asked_name_only_when_it_stands_next_to_it() -> N
     assert not bound(q, "Mr Sullivan, 42, a former colleague, spoke at the long and "
                         "winding trial of the telecoms group's founder Mr Ebbers.")
 
+
+
+@pytest.mark.parametrize(
+    ("question", "parts"),
+    [
+        ("How many goals has he scored, and which club wants him?",
+         ["How many goals has he scored?", "Which club wants him?"]),
+        ("Who leads the party and what does she plan?", ["Who leads the party?", "What does she plan?"]),
+        ("What did the board decide, and did the chairman resign?",
+         ["What did the board decide?", "Did the chairman resign?"]),
+        # one question: "and" inside it, or a part too short to stand as a question
+        ("When did the band play in Paris and in Rome?", None),
+        ("Where and when was the treaty signed?", None),
+        ("When did she leave the company, and why?", None),
+        ("Who is the chairman?", None),
+    ],
+)
+def test_a_question_that_asks_two_things_is_split(question: str, parts: list[str] | None) -> None:
+    from qa.question import split_parts
+
+    assert split_parts(question) == (parts or [question])

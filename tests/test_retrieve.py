@@ -170,3 +170,31 @@ def test_scope_where_clause() -> None:
         "$and": [{"article_id": {"$in": ["a"]}}, {"source": {"$in": ["S"]}}]}
     assert Scope(sources=("S",)).where() == {"source": {"$in": ["S"]}}
     assert Scope(sources=("S", "T")).where() == {"source": {"$in": ["S", "T"]}}
+
+
+def test_a_small_scope_is_searched_exactly_with_the_index_s_results(
+        corpus_bot: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scope of a few articles is searched over its own vectors (fetched by id: the index's
+    filtered search costs seconds at a million passages); it finds what the index finds, and a
+    scope over EXACT_SCOPE passages goes through the index."""
+    import qa.retrieve as retrieve
+
+    store = corpus_bot.store
+    scope = Scope(sources=("Sports Daily",))
+    ids = store.catalog.chunk_ids_in(scope.article_ids, scope.sources, retrieve.EXACT_SCOPE)
+    assert ids is not None and len(ids) >= 5
+    assert store.catalog.chunk_ids_in((), ("Sports Daily",), limit=len(ids) - 1) is None
+    assert store.catalog.chunk_ids_in((RECALL_URL,), ("Sports Daily",)) == []
+    qv = corpus_bot.embedder.embed([LEXICAL_Q])[0]
+    exact = store.query_among(qv, 5, ids)
+    indexed = store.query(qv, 5, where=scope.where())
+    assert [c.chunk_id for c, _ in exact] == [c.chunk_id for c, _ in indexed]
+    assert [s for _, s in exact] == pytest.approx([s for _, s in indexed], abs=1e-4)
+
+    calls: list[str] = []
+    monkeypatch.setattr(store, "query_among", lambda *a, **k: calls.append("exact") or exact)
+    corpus_bot.retrieve(LEXICAL_Q, top_k=5, scope=scope)
+    assert calls == ["exact"]
+    monkeypatch.setattr(retrieve, "EXACT_SCOPE", len(ids) - 1)
+    passages, _, _ = corpus_bot.retrieve(LEXICAL_Q, top_k=5, scope=scope)
+    assert calls == ["exact"] and {p.article.source for p in passages} == {"Sports Daily"}

@@ -83,6 +83,8 @@ def test_cli_flags_beat_env(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"QA_ANSWER_MODE": "creative"}, "answer_mode"),
         ({"QA_EMBED_BACKEND": "word2vec"}, "embed_backend"),
         ({"QA_EMBED_CONCURRENCY": "0"}, "embed_concurrency"),
+        ({"QA_EMBED_MAX_TOKENS": "300"}, "embed_max_tokens"),
+        ({"QA_EMBED_MAX_TOKENS": "8"}, "embed_max_tokens"),
         ({"QA_FALLBACK_TO_EXTRACTIVE": "maybe"}, "QA_FALLBACK_TO_EXTRACTIVE"),
         ({"QA_LLM_TIMEOUT": "0"}, "llm_timeout"),
         ({"QA_LLM_MAX_RETRIES": "-1"}, "llm_max_retries"),
