@@ -184,7 +184,7 @@ def test_a_small_scope_is_searched_exactly_with_the_index_s_results(
     ids = store.catalog.chunk_ids_in(scope.article_ids, scope.sources, retrieve.EXACT_SCOPE)
     assert ids is not None and len(ids) >= 5
     assert store.catalog.chunk_ids_in((), ("Sports Daily",), limit=len(ids) - 1) is None
-    assert store.catalog.chunk_ids_in((RECALL_URL,), ("Sports Daily",)) == []
+    assert store.catalog.chunk_ids_in((RECALL_URL,), ("Sports Daily",), 1000) == []
     qv = corpus_bot.embedder.embed([LEXICAL_Q])[0]
     exact = store.query_among(qv, 5, ids)
     indexed = store.query(qv, 5, where=scope.where())
