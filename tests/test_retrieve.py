@@ -177,7 +177,7 @@ def test_a_small_scope_is_searched_exactly_with_the_index_s_results(
     """A scope of a few articles is searched over its own vectors (fetched by id: the index's
     filtered search costs seconds at a million passages); it finds what the index finds, and a
     scope over EXACT_SCOPE passages goes through the index."""
-    import qa.retrieve as retrieve
+    from qa import retrieve
 
     store = corpus_bot.store
     scope = Scope(sources=("Sports Daily",))
