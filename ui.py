@@ -734,6 +734,14 @@ def main(settings: Settings | None = None, *, host: str = "127.0.0.1", port: int
         app = build_app(bot, settings, default_mode=default_mode)
         if host not in ("127.0.0.1", "localhost", "::1") and not auth:
             log.warning("serving on %s without a login: set QA_UI_USER/QA_UI_PASSWORD", host)
-        print(f"Article QA on http://{host}:{port}  (Ctrl-C to stop)", file=sys.stderr)
-        launch(app, settings, host=host, port=port, auth=auth, quiet=True)
+        try:
+            launch(app, settings, host=host, port=port, auth=auth, prevent_thread_lock=True,
+                   quiet=True)
+            print(f"Article QA on http://{host}:{port}  (Ctrl-C to stop)", file=sys.stderr)
+            while app.is_running:
+                time.sleep(0.2)
+        except KeyboardInterrupt:  # Ctrl-C, or `kill` (see `qa ui`): a server's normal end
+            print("Article QA stopped.", file=sys.stderr)
+        finally:
+            app.close(verbose=False)  # then the store closes, stopping its Chroma server
     return 0
