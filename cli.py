@@ -9,9 +9,11 @@ Only this edge turns library errors into messages and exit codes (1: a QAError, 
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import logging
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -229,8 +231,6 @@ def cmd_eval(argv: list[str]) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Own the embedded store and serve it, so several processes can use it at once."""
-    import signal
-
     from index.connect import connect
 
     settings = settings_from_args(args)
@@ -266,6 +266,9 @@ def _serving(conn: Any) -> bool:
 def cmd_ui(args: argparse.Namespace) -> int:
     import ui
 
+    # `kill PID` (a service manager's stop) is a Ctrl-C: the chat closes its server, stops the
+    # Chroma server it runs for the store and releases the store, instead of dying mid-write
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     return ui.main(settings_from_args(args), host=args.host, port=args.port,
                    ingest_paths=args.ingest or [])
 
@@ -338,6 +341,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _stacks_on_sigusr1() -> None:
+    """`kill -USR1 PID` prints what each thread is doing to stderr (a process that seems stuck)."""
+    try:
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+    except (AttributeError, OSError, ValueError):  # no SIGUSR1 (Windows); stderr is not a file
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["eval"]:
@@ -348,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     parser = build_parser()
     args = parser.parse_args(argv)
+    _stacks_on_sigusr1()
     logging.basicConfig(
         level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

@@ -63,6 +63,16 @@ MODE_LABELS = {"extractive": "Extractive — quoted sentences, works offline", "
 
 
 # -- wiring helpers -----------------------------------------------------------------------------
+def caller_error(message: str) -> gr.Error:
+    """An API caller's mistake (an empty store, a bad argument): one log line, no traceback.
+
+    Gradio prints a full traceback for every other exception: on a store that is still empty,
+    each question would add 3 KB of them to the server's console.
+    """
+    log.info("question not answered: %s", message)
+    return gr.Error(message, print_exception=False)
+
+
 def auth_from_env(env: Mapping[str, str] | None = None) -> list[tuple[str, str]] | None:
     """Logins from QA_UI_USER + QA_UI_PASSWORD and/or QA_UI_AUTH_FILE (user:password lines)."""
     env = os.environ if env is None else env
@@ -392,16 +402,16 @@ class ChatController:
                 mode: str | None = None) -> dict[str, Any]:
         """Answer `question` (after the earlier user questions `history`) as JSON."""
         if mode not in (None, "", "extractive", "llm"):
-            raise gr.Error(f"mode must be 'extractive' or 'llm', got {mode!r}")
+            raise caller_error(f"mode must be 'extractive' or 'llm', got {mode!r}")
         if mode == "llm" and not self.llm_ok:
-            raise gr.Error("mode='llm' needs a model server: start the UI with OPENAI_API_KEY "
-                           "or OPENAI_BASE_URL set")
+            raise caller_error("mode='llm' needs a model server: start the UI with "
+                               "OPENAI_API_KEY or OPENAI_BASE_URL set")
         try:
             ans = self.bot.ask(question, list(history or ()), top_k=top_k,
                                articles=list(articles or ()), sources=list(sources or ()),
                                mode=mode or self.default_mode)
         except QAError as e:
-            raise gr.Error(str(e)) from e
+            raise caller_error(str(e)) from e
         return answer_payload(ans)
 
     # -- library --
@@ -724,6 +734,14 @@ def main(settings: Settings | None = None, *, host: str = "127.0.0.1", port: int
         app = build_app(bot, settings, default_mode=default_mode)
         if host not in ("127.0.0.1", "localhost", "::1") and not auth:
             log.warning("serving on %s without a login: set QA_UI_USER/QA_UI_PASSWORD", host)
-        print(f"Article QA on http://{host}:{port}  (Ctrl-C to stop)", file=sys.stderr)
-        launch(app, settings, host=host, port=port, auth=auth, quiet=True)
+        try:
+            launch(app, settings, host=host, port=port, auth=auth, prevent_thread_lock=True,
+                   quiet=True)
+            print(f"Article QA on http://{host}:{port}  (Ctrl-C to stop)", file=sys.stderr)
+            while app.is_running:
+                time.sleep(0.2)
+        except KeyboardInterrupt:  # Ctrl-C, or `kill` (see `qa ui`): a server's normal end
+            print("Article QA stopped.", file=sys.stderr)
+        finally:
+            app.close(verbose=False)  # then the store closes, stopping its Chroma server
     return 0

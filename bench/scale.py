@@ -224,7 +224,7 @@ def open_store(folder: str, url: str) -> ChunkStore:
 def measure(folder: Path, url: str, n: int, pool: list[str], queries: list[str],
             server_pid: int | None, warm: Sequence[str] = ()) -> dict[str, Any]:
     from qa.api import Assistant
-    from qa.retrieve import HybridRetriever, Scope
+    from qa.retrieve import EXACT_SCOPE, HybridRetriever, Scope
     from qa.settings import Settings
 
     r: dict[str, Any] = {}
@@ -248,7 +248,7 @@ def measure(folder: Path, url: str, n: int, pool: list[str], queries: list[str],
                                                             "distances"]), queries)
     r["dense"] = timed(lambda q: store.query(qv[q], 48), queries)
     r["dense_art"] = timed(lambda q: store.query(qv[q], 48, where=art_scope.where()), queries)
-    art_ids = store.catalog.chunk_ids_in(art_scope.article_ids) or []
+    art_ids = store.catalog.chunk_ids_in(art_scope.article_ids, (), EXACT_SCOPE) or []
     r["dense_art_exact"] = timed(lambda q: store.query_among(qv[q], 48, art_ids), queries)
     r["dense_src"] = timed(lambda q: store.query(qv[q], 48, where=src_scope.where()), queries)
     r["lexical_raw"] = timed(lambda q: store.catalog._rows(  # type: ignore[union-attr]

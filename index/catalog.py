@@ -261,8 +261,8 @@ class Catalog:
         rows = self._rows(f"SELECT {_META_COLUMNS} FROM articles ORDER BY article_id")
         return [_catalog_article(r) for r in rows]
 
-    def chunk_ids_in(self, article_ids: Sequence[str] = (), sources: Sequence[str] = (),
-                     limit: int = 5000) -> list[str] | None:
+    def chunk_ids_in(self, article_ids: Sequence[str], sources: Sequence[str],
+                     limit: int) -> list[str] | None:
         """The chunk ids of the current texts of these articles and/or publications (by the
         catalog's indexes), or None when there are more than `limit`."""
         conds, args = ["c.content_hash = a.content_hash"], []

@@ -41,8 +41,8 @@ def deployment(chroma_server: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
     assert code == 0, out + err
     uis: list[Any] = []
     try:
-        for _ in range(2):
-            uis.append(start_ui(env=app_env, timeout=180))
+        for i in range(2):
+            uis.append(start_ui(env=app_env, log=tmp_path / f"ui{i}.log", timeout=180))
         yield {"urls": [u for _, u in uis], "ingest_env": ingest_env, "first": first}
     finally:
         for proc, _ in uis:

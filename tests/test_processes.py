@@ -36,9 +36,9 @@ def qa_env(**extra: str) -> dict[str, str]:
 
 
 def qa(*args: str, env: Mapping[str, str] | None = None, **kw: Any) -> subprocess.Popen[str]:
+    kw = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **kw}
     return subprocess.Popen([sys.executable, "-m", "cli", *args], cwd=ROOT,
-                            env=dict(env or qa_env()), text=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, **kw)
+                            env=dict(env or qa_env()), text=True, stdin=subprocess.DEVNULL, **kw)
 
 
 def finish(p: subprocess.Popen[str], timeout: float = LIMIT) -> tuple[int, str, str]:
@@ -117,15 +117,24 @@ def test_a_busy_store_is_a_clear_error_when_waiting_is_off(tmp_path: Path) -> No
 
 
 # -- a running chat and a terminal ---------------------------------------------------------------
-def start_ui(*args: str, env: Mapping[str, str], timeout: float = 120) -> tuple[Any, str]:
-    """`qa ui ARGS` on a free port, once its page answers: (process, url)."""
+def start_ui(*args: str, env: Mapping[str, str], log: Path,
+             timeout: float = 120) -> tuple[Any, str]:
+    """`qa ui ARGS` on a free port, once its page answers: (process, url).
+
+    Its output goes to the file `log`, not to a pipe: a server's pipe that nobody reads fills
+    up (64 KB) and then blocks the server at its next write.
+    """
     port = free_port()
-    proc = qa("ui", *args, "--port", str(port), env=env)
+    with open(log, "wb") as out:
+        # Ctrl-C reaches it as in a terminal, even when this test runs as a background job
+        # (which starts with SIGINT ignored, and children inherit that)
+        proc = qa("ui", *args, "--port", str(port), env=env, stdout=out, stderr=subprocess.STDOUT,
+                  preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
-            pytest.fail(f"qa ui exited: {proc.communicate()}")
+            pytest.fail(f"qa ui exited with {proc.returncode}: {log.read_text()[-4000:]}")
         try:
             with urllib.request.urlopen(url, timeout=2) as r:
                 if r.status == 200:
@@ -134,8 +143,23 @@ def start_ui(*args: str, env: Mapping[str, str], timeout: float = 120) -> tuple[
             pass
         if time.monotonic() > deadline:
             proc.kill()
-            pytest.fail(f"qa ui did not start in {timeout:.0f} s")
+            pytest.fail(f"qa ui did not start in {timeout:.0f} s: {log.read_text()[-4000:]}")
         time.sleep(0.3)
+
+
+def stop_ui(proc: subprocess.Popen[str], log: Path, timeout: float = 60,
+            how: signal.Signals = signal.SIGINT) -> None:
+    """Ctrl-C (or `how`); still running `timeout` s later fails the test, with every stack."""
+    proc.send_signal(how)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)  # `qa` dumps every thread's stack into its output
+        time.sleep(3)
+        proc.kill()
+        proc.wait()
+        pytest.fail(f"qa ui did not stop within {timeout:.0f} s of {how.name}; its output and "
+                    f"threads:\n{log.read_text()[-20000:]}")
 
 
 @pytest.fixture()
@@ -143,16 +167,37 @@ def ui_process(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """`qa ui` as a real process on a free port over an empty store."""
     store = tmp_path / "store"
     gradio_tmp = tmp_path / "gradio-tmp"
-    proc, url = start_ui("--store", str(store), env=qa_env(GRADIO_TEMP_DIR=str(gradio_tmp)))
+    log = tmp_path / "ui.log"
+    proc, url = start_ui("--store", str(store), log=log,
+                         env=qa_env(GRADIO_TEMP_DIR=str(gradio_tmp)))
     try:
-        yield {"url": url, "store": store, "proc": proc, "gradio_tmp": gradio_tmp}
+        yield {"url": url, "store": store, "proc": proc, "gradio_tmp": gradio_tmp, "log": log}
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def test_a_stopped_chat_stops_the_stores_server_and_frees_the_store(tmp_path: Path) -> None:
+    """`kill` (SIGTERM, as systemd or docker stop it) is a clean stop, like Ctrl-C."""
+    from index.owner import read_owner
+    from index.server import heartbeat
+
+    store, log = tmp_path / "store", tmp_path / "ui.log"
+    for how in (signal.SIGTERM, signal.SIGINT):
+        proc, _url = start_ui("--store", str(store), log=log, env=qa_env())
+        owner = read_owner(store)
+        assert owner is not None and owner.pid == proc.pid and heartbeat(owner.server_url)
+        stop_ui(proc, log, how=how)
+        assert proc.returncode == 0, (how.name, log.read_text()[-3000:])
+        assert not heartbeat(owner.server_url)  # the Chroma server it ran is stopped
+        assert read_owner(store) is None and not (store / ".qa-owner.json").exists()
+        code, out, err = run_qa("articles", "--store", str(store), env=qa_env(QA_STORE_WAIT="0"))
+        assert code == 0, out + err  # the store is free at once
 
 
 def ask_ui(url: str, question: str) -> dict[str, Any]:
@@ -223,8 +268,9 @@ def test_cli_ingest_beside_a_running_chat_then_a_browser_upload(
     # our copy is kept (it is the article's file); Gradio's temporary copy is gone
     assert (store / "uploads" / "wire.jsonl").exists()
     assert not list(ui_process["gradio_tmp"].rglob("wire.jsonl"))
-    ui_process["proc"].send_signal(signal.SIGINT)
-    ui_process["proc"].wait(timeout=60)
+    stop_ui(ui_process["proc"], ui_process["log"])
+    # questions asked before anything was stored were told so, not logged as crashes
+    assert "Traceback" not in ui_process["log"].read_text()
     assert_each_cites_its_own(store, {**ids_of(cli), **uploaded}, embedder)
 
 

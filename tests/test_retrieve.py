@@ -177,14 +177,14 @@ def test_a_small_scope_is_searched_exactly_with_the_index_s_results(
     """A scope of a few articles is searched over its own vectors (fetched by id: the index's
     filtered search costs seconds at a million passages); it finds what the index finds, and a
     scope over EXACT_SCOPE passages goes through the index."""
-    import qa.retrieve as retrieve
+    from qa import retrieve
 
     store = corpus_bot.store
     scope = Scope(sources=("Sports Daily",))
     ids = store.catalog.chunk_ids_in(scope.article_ids, scope.sources, retrieve.EXACT_SCOPE)
     assert ids is not None and len(ids) >= 5
     assert store.catalog.chunk_ids_in((), ("Sports Daily",), limit=len(ids) - 1) is None
-    assert store.catalog.chunk_ids_in((RECALL_URL,), ("Sports Daily",)) == []
+    assert store.catalog.chunk_ids_in((RECALL_URL,), ("Sports Daily",), 1000) == []
     qv = corpus_bot.embedder.embed([LEXICAL_Q])[0]
     exact = store.query_among(qv, 5, ids)
     indexed = store.query(qv, 5, where=scope.where())
