@@ -738,10 +738,9 @@ def main(settings: Settings | None = None, *, host: str = "127.0.0.1", port: int
             launch(app, settings, host=host, port=port, auth=auth, prevent_thread_lock=True,
                    quiet=True)
             print(f"Article QA on http://{host}:{port}  (Ctrl-C to stop)", file=sys.stderr)
-            while app.is_running:
-                time.sleep(0.2)
-        except KeyboardInterrupt:  # Ctrl-C, or `kill` (see `qa ui`): a server's normal end
-            print("Article QA stopped.", file=sys.stderr)
+            app.block_thread()  # Gradio's wait, until Ctrl-C or `kill` (see `qa ui`)
+        except KeyboardInterrupt:  # one that lands while Gradio is still starting
+            pass
         finally:
-            app.close(verbose=False)  # then the store closes, stopping its Chroma server
+            app.close(verbose=False)  # queue and server; then the store closes, and its server
     return 0
