@@ -183,7 +183,8 @@ def ui_process(tmp_path: Path) -> Iterator[dict[str, Any]]:
 
 
 def test_a_stopped_chat_stops_the_stores_server_and_frees_the_store(tmp_path: Path) -> None:
-    """`kill` (SIGTERM, as systemd or docker stop it) is a clean stop, like Ctrl-C."""
+    """`kill` (SIGTERM, as systemd or docker stop it) is a clean stop, like Ctrl-C; `kill -USR1`
+    shows what it is doing and leaves it running."""
     from index.owner import read_owner
     from index.server import heartbeat
 
@@ -192,6 +193,14 @@ def test_a_stopped_chat_stops_the_stores_server_and_frees_the_store(tmp_path: Pa
         proc, _url = start_ui("--store", str(store), log=log, env=qa_env())
         owner = read_owner(store)
         assert owner is not None and owner.pid == proc.pid and heartbeat(owner.server_url)
+        if how == signal.SIGTERM:  # `kill -USR1` prints every thread's stack and stops nothing
+            proc.send_signal(signal.SIGUSR1)
+            deadline = time.monotonic() + 10
+            while "Current thread" not in log.read_text():  # the main thread's stack
+                assert time.monotonic() < deadline, log.read_text()[-3000:]
+                time.sleep(0.2)
+            time.sleep(0.5)  # the rest of the dump
+            assert "most recent call first" in log.read_text() and proc.poll() is None
         stop_ui(proc, log, how=how)
         assert proc.returncode == 0, (how.name, log.read_text()[-3000:])
         assert not heartbeat(owner.server_url)  # the Chroma server it ran is stopped
