@@ -23,8 +23,8 @@ RRF_K = 60  # the constant of Cormack et al.; damps the weight of the very top r
 EXACT_SCOPE = 1000
 # The lexical search runs beside the query's embedding and the dense search: it needs neither,
 # and SQLite (like onnxruntime and Chroma) works outside Python's lock, so on two cores a question
-# waits for the slower half rather than both (a million passages, same questions: fused p50
-# 32-35 ms against 35-40 ms one after the other; a publication filter gains most). Threads start
+# waits for the slower half rather than both (bench/overlap.py: 3-6 ms less fused p50 at a
+# million passages; a publication filter, two slow halves, gains most). Threads start
 # on demand, one per question searching at once (the chat answers 8 at a time).
 _LEXICAL_SEARCH = ThreadPoolExecutor(max_workers=8, thread_name_prefix="qa-lexical")
 
