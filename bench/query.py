@@ -188,7 +188,8 @@ def measure(bot: Assistant, questions: list[tuple[str, list[str]]], rounds: int)
         for q, history in questions:
             ans = bot.ask(q, history)
             for key in ("retrieve", "answer", "total", "embed_query", "dense", "bm25",
-                        "bm25_wait", "score_lexical", "embed_shortlist", "score_rerank"):
+                        "bm25_wait", "score_lexical", "embed_shortlist", "score_rerank",
+                        "score_cross"):
                 stages.setdefault(key, []).append(ans.timings.get(key, 0.0))
     return {"cold": cold, "n": len(stages["total"]), "stages": stages}
 
@@ -262,13 +263,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {name} | {pct(s['embed_query'], .5):.1f} | {pct(s['dense'], .5):.1f} | "
               f"{pct(s['bm25'], .5):.1f} | {pct(s['bm25_wait'], .5):.1f} | {rest * 1000:.1f} |")
     print("\nAnswer stage, p50 ms (the answer scorer: lexical features and first stage over the "
-          "pool's sentences; embedding its shortlist; second stage):\n")
-    print("| corpus | lexical stage | embed shortlist | rerank stage | answer stage |")
-    print("|---|---:|---:|---:|---:|")
+          "pool's sentences; embedding its shortlist; second stage; the cross-encoder's third stage):\n")
+    print("| corpus | lexical stage | embed shortlist | rerank stage | cross-encoder | "
+          "answer stage |")
+    print("|---|---:|---:|---:|---:|---:|")
     for name, _, m in rows:
         s = m["stages"]
         print(f"| {name} | {pct(s['score_lexical'], .5):.1f} | {pct(s['embed_shortlist'], .5):.1f} "
-              f"| {pct(s['score_rerank'], .5):.1f} | {pct(s['answer'], .5):.1f} |")
+              f"| {pct(s['score_rerank'], .5):.1f} | {pct(s['score_cross'], .5):.1f} "
+              f"| {pct(s['answer'], .5):.1f} |")
     gen = [r for r in rows if r[0].startswith("generated")]
     if gen:
         p50 = pct(gen[0][2]["stages"]["retrieve"], .5)

@@ -429,6 +429,10 @@ def write_card(r: Reader, path: Path) -> None:
          "pipeline, once per passage size (about 12 minutes with passages of 192 tokens and 18 "
          "with passages of 1,024 on 2 cores, plus the BBC corpus's ingestion at each size when no "
          "store holds it yet)."),
+        ("- **Third stage**: `python -m eval.train_cross`, run after this script, adds a "
+         "cross-encoder over the second stage's best sentences to `reader.json` (CROSS.md); "
+         "the answerer then refuses by that stage's threshold. This script's rewrite of "
+         "`reader.json` drops it: run that one again."),
         ("- **Check split** (never used above; `qa eval`, extractive, default settings): see "
          "the README's Evaluation section."),
         "",

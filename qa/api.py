@@ -49,15 +49,15 @@ class Assistant:
         self.store = store
         self.chunker = Chunker(settings.chunk_tokens, settings.chunk_overlap)
         self.retriever = HybridRetriever(store, embedder, fusion=settings.fusion)
-        if reader is None:
-            try:
+        try:
+            if reader is None:
                 reader = Reader.load()
-            except ValueError as e:  # a damaged or stale weights file: say how to rebuild it
-                raise ConfigError(str(e)) from e
-        self.extractive = ExtractiveAnswerer(
-            embedder, reader, settings.max_answer_sentences,
-            threshold=settings.refusal_threshold if settings.refusal_threshold >= 0 else None,
-        )
+            self.extractive = ExtractiveAnswerer(
+                embedder, reader, settings.max_answer_sentences,
+                threshold=settings.refusal_threshold if settings.refusal_threshold >= 0 else None,
+            )
+        except ValueError as e:  # damaged, stale or missing weights: say how to rebuild them
+            raise ConfigError(str(e)) from e
         self.llm = llm  # a qa.generate answerer, when answers are generative
         self.connection: Connection | None = None  # set by `open`; `close` lets go of it
         self.health: Health | None = None  # what the check at `open` found

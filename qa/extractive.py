@@ -34,6 +34,7 @@ import numpy as np
 from index.chunk import split_sentences
 from index.embed import Embedder, EmbeddingCache
 from index.lexical import idf as bm25_idf
+from qa.cross import CrossEncoder, query_text
 from qa.question import Question, analyse, filler_values, split_parts, terms
 from qa.reader import RERANK, Candidate, Reader, features, rerank_features
 from qa.retrieve import Lexical
@@ -107,10 +108,12 @@ class ExtractiveAnswerer:
     """`answer(question, history, passages, query_vector, idf) -> Extract`; see the module doc."""
 
     def __init__(self, embedder: Embedder, reader: Reader, max_sentences: int = 3,
-                 threshold: float | None = None) -> None:
+                 threshold: float | None = None, cross: CrossEncoder | None = None) -> None:
         # sentence vectors are remembered: a passage's sentences are scored again and again
         self.sentences = embedder if isinstance(embedder, EmbeddingCache) else EmbeddingCache(embedder)
         self.reader = reader
+        # the reader's third stage reads with the cross-encoder (shared by every answerer)
+        self.cross = cross if cross is not None or reader.cross is None else CrossEncoder.shared()
         self.threshold = reader.threshold if threshold is None else threshold
         self.max_sentences = max_sentences
 
@@ -159,8 +162,16 @@ class ExtractiveAnswerer:
         sem_ctx = np.clip(vecs @ qctx, 0.0, 1.0)
         x2 = rerank_features(x[top], sem, sem_ctx, z1)
         probs[top] = self.reader.stage2.predict(x2)
-        timings = {"score_lexical": t1 - t0, "embed_shortlist": t2 - t1,
-                   "score_rerank": time.perf_counter() - t2}
+        t3 = time.perf_counter()
+        timings = {"score_lexical": t1 - t0, "embed_shortlist": t2 - t1, "score_rerank": t3 - t2}
+        if self.reader.cross is not None and self.cross is not None:
+            # the third stage: the second's best few, each read with the question
+            p2 = probs[top]
+            best = np.argsort(-p2, kind="stable")[: self.reader.cross_top]
+            ce = self.cross.logits(query_text(question, history),
+                                   [cands[top[i]].text for i in best])
+            probs[top] = self.reader.rescore(p2, ce)
+            timings["score_cross"] = time.perf_counter() - t3
         return Scored(q, tuple(cands), x, probs, x2, top, query_vector, timings)
 
     def answer(self, question: str, history: Sequence[str], passages: Sequence[Passage],

@@ -1,13 +1,17 @@
 """The learned answer scorer: P(this sentence answers this question | its passage, the turn).
 
 Two logistic regressions, trained by `python -m eval.train_reader` on the train split of the
-gold sets (labels from the gold evidence quotes); weights and a model card in qa/models/.
+gold sets (labels from the gold evidence quotes), and a third stage trained after them by
+`python -m eval.train_cross`; weights and model cards in qa/models/.
 
 1. `stage1` reads every sentence of the candidate pool by LEXICAL features, none of which needs
    the embedding model, and shortlists the `top_m` likeliest;
 2. `stage2` reads the shortlist by RERANK: the same features, the sentence's meaning (cosine to
    the question, alone and with the earlier turns, and its gap to the shortlist's best) and the
-   first stage's verdict. Its output is the probability the answer cites and refusal thresholds.
+   first stage's verdict;
+3. `cross` (when trained) reads the second stage's `cross_top` best again with a cross-encoder
+   (qa/cross.py: the question and the sentence read together) and combines its logit with the
+   second stage's. The last stage's output is the probability the answer cites and refuses by.
 
 The features, all generic (none names an article or a question's words):
 - lexical: the share of the question's IDF mass the sentence covers, of its subject (the names
@@ -215,6 +219,28 @@ class Reader:
     threshold: float
     top_m: int = 8
     meta: dict[str, object] | None = None
+    # the third stage (eval/train_cross.py): [the second stage's logit, the cross-encoder's
+    # logit] for the second stage's `cross_top` best -> the probability; None: stages 1-2 only
+    cross: Linear | None = None
+    cross_top: int = 4
+    cross_meta: dict[str, object] | None = None
+
+    def rescore(self, p2: np.ndarray, ce: np.ndarray) -> np.ndarray:
+        """The third stage: `p2`, the second stage's probabilities; `ce`, the cross-encoder's
+        logits for the `cross_top` best of them (best first). Those get the third stage's
+        probability; the others stay under the lowest of them (never cited over them)."""
+        out = np.asarray(p2, np.float32).copy()
+        if self.cross is None or not len(out) or not len(ce):
+            return out
+        top = np.argsort(-out, kind="stable")[: len(ce)]
+        p = np.clip(out[top], 1e-6, 1 - 1e-6)
+        x = np.stack([np.log(p / (1 - p)), np.asarray(ce, np.float32)], axis=1)
+        p3 = self.cross.predict(x)
+        rest = np.ones(len(out), bool)
+        rest[top] = False
+        out[rest] = np.minimum(out[rest], float(p3.min()))
+        out[top] = p3
+        return out
 
     def shortlist(self, x_lex: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(indices of the `top_m` best by the first stage, best first; their logits)."""
@@ -234,10 +260,22 @@ class Reader:
         if names != (LEXICAL, RERANK):
             raise ValueError(f"{path} was trained on other features; retrain it with "
                              "`python -m eval.train_reader`")
+        cross = data.get("cross")
+        if cross is not None and cross.get("features") != ["stage2_logit", "cross"]:
+            raise ValueError(f"{path}: its third stage reads other inputs; retrain it with "
+                             "`python -m eval.train_cross`")
+        if cross is None:
+            return cls(Linear.from_json(data["stage1"]), Linear.from_json(data["stage2"]),
+                       float(data["threshold"]), int(data["top_m"]), data.get("meta"))
         return cls(Linear.from_json(data["stage1"]), Linear.from_json(data["stage2"]),
-                   float(data["threshold"]), int(data["top_m"]), data.get("meta"))
+                   float(cross["threshold"]), int(data["top_m"]), data.get("meta"),
+                   Linear.from_json(cross), int(cross["top_k"]), cross.get("meta"))
 
     def save(self, path: Path = MODEL_PATH) -> None:
+        """Stages 1-2 (eval/train_reader.py): a third stage read their output, so it is not
+        kept; `python -m eval.train_cross` fits it again."""
+        if self.cross is not None:
+            raise ValueError("save() writes stages 1-2 only; eval/train_cross.py adds the third")
         path.parent.mkdir(parents=True, exist_ok=True)
         data = {"stage1": {"features": list(LEXICAL), **self.stage1.to_json()},
                 "stage2": {"features": list(RERANK), **self.stage2.to_json()},

@@ -1,0 +1,104 @@
+"""The cross-encoder: reads a question and a sentence together and says how well the sentence
+answers it (a logit). The reader's third stage (qa/reader.py) combines it with the second
+stage's probability for the few best sentences.
+
+A 3-layer MiniLM (the bundled all-MiniLM-L6-v2's first three layers, fine-tuned here on the
+train split's candidate sentences by `python -m eval.train_cross`), int8 ONNX in qa/models/,
+read by onnxruntime with the embedder's own word pieces (index/assets/minilm_tokenizer.json):
+no download, no torch at run time.
+
+Why it is here: the lexical and embedding features score a sentence and a question apart, so the
+sentence that *restates* the question ("X voted for a rise.") looks as good as the one that
+*answers* it ("He argued that ..."); a model that reads both at once sees which words of the
+sentence fill the question's gap.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from index.embed import TOKENIZER_JSON
+
+CROSS_PATH = Path(__file__).parent / "models" / "cross.onnx"
+MAX_TOKENS = 64  # question + sentence, in word pieces (longest first is cut)
+HISTORY_TURNS = 1  # earlier user turns read before the question (a follow-up's "she")
+
+
+def query_text(question: str, history: Sequence[str] = ()) -> str:
+    """What the model reads as the question: the last earlier turn, then the question, so a
+    follow-up ("How old is she?") knows whom it asks about. Training reads the same."""
+    turns = [h.strip() for h in history if h.strip()][-HISTORY_TURNS:]
+    return " ".join([*turns, question.strip()])
+
+
+class CrossEncoder:
+    """`logits(query, sentences) -> one float per sentence` (higher: answers better)."""
+
+    def __init__(self, path: Path = CROSS_PATH, threads: int | None = None,
+                 max_tokens: int = MAX_TOKENS) -> None:
+        try:
+            import onnxruntime as ort
+            import tokenizers  # noqa: F401 - encoder() reads with it
+        except ImportError as e:  # pragma: no cover - packaging error
+            raise ValueError(f"the answer scorer needs onnxruntime and tokenizers ({e}); "
+                             "reinstall the project: `pip install -e .`") from e
+        if not path.is_file():
+            raise ValueError(f"the cross-encoder's weights are missing at {path}; rebuild them "
+                             "with `python -m eval.train_cross` or reinstall the project")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or max(1, os.cpu_count() or 1)
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        opts.enable_mem_pattern = False
+        self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self._tok = encoder(max_tokens)
+
+    @staticmethod
+    def shared(path: Path | None = None) -> CrossEncoder:
+        """One per process and file: a session holds its weights once, however many
+        answerers read with it."""
+        return _shared(path or CROSS_PATH)
+
+    def logits(self, query: str, sentences: Sequence[str]) -> np.ndarray:
+        if not sentences:
+            return np.zeros(0, np.float32)
+        ids, mask, types = encode_pairs(self._tok, query, sentences)
+        (out,) = self._session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                          "token_type_ids": types})
+        return np.asarray(out, np.float32).reshape(-1)
+
+
+@functools.cache
+def _shared(path: Path) -> CrossEncoder:
+    return CrossEncoder(path)
+
+
+def encoder(max_tokens: int = MAX_TOKENS) -> object:
+    """The word-piece tokenizer, cutting a pair to `max_tokens` (the longer side first)."""
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(TOKENIZER_JSON))
+    tok.enable_truncation(max_tokens, strategy="longest_first")
+    tok.no_padding()
+    return tok
+
+
+def encode_pairs(tok: object, query: str, sentences: Sequence[str]
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(input_ids, attention_mask, token_type_ids), right-padded to the longest pair."""
+    encs = tok.encode_batch([(query, s) for s in sentences])  # type: ignore[attr-defined]
+    width = max(len(e.ids) for e in encs)
+    ids = np.zeros((len(encs), width), np.int64)
+    mask = np.zeros_like(ids)
+    types = np.zeros_like(ids)
+    for row, e in enumerate(encs):
+        n = len(e.ids)
+        ids[row, :n] = e.ids
+        mask[row, :n] = 1
+        types[row, :n] = e.type_ids
+    return ids, mask, types

@@ -1,0 +1,138 @@
+"""The reader's third stage: the shipped cross-encoder loads offline, is small, reads a question
+and a sentence together (so the sentence that fills the question's gap beats the one that only
+restates its subject), and the third stage's probabilities are what the answer cites and refuses
+by. The sentences below are written for these tests: no gold case's words."""
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from eval.train_cross import Pool, calibrate, pool_query, stage3_rows
+from qa.cross import CROSS_PATH, CrossEncoder, encode_pairs, encoder, query_text
+from qa.errors import ConfigError
+from qa.reader import MODEL_PATH, Linear, Reader
+
+# (question, a sentence that answers it, one that names its subject without answering)
+GAPS = [
+    ("How old is Maria Lindqvist?",
+     "Lindqvist, 34, joined the orchestra from Stockholm in 2015.",
+     "Maria Lindqvist spoke to reporters after the concert on Tuesday."),
+    ("Why did the council close the bridge?",
+     "The bridge was shut because engineers found cracks in two of its main supports.",
+     "The council closed the bridge on Monday, a spokesman for the council said."),
+    ("How much did the new stadium cost?",
+     "The stadium was finished last spring at a cost of £45m.",
+     "Fans have given the new stadium mixed reviews since it opened."),
+    ("Who is the chief executive of Norland Air?",
+     "Norland Air's chief executive, Peter Vance, said the airline would cut fares.",
+     "Norland Air said it would announce its results next week."),
+    ("When will the trial begin?",
+     "The trial is due to begin on 14 March at the High Court.",
+     "Lawyers for both sides said they were ready for the trial."),
+    ("How many jobs will be lost at the plant?",
+     "About 1,200 jobs will go at the plant over the next two years.",
+     "Unions said the news about the plant was a blow to the town."),
+]
+
+
+def test_the_shipped_cross_encoder_is_small_loads_offline_and_was_calibrated_on_train() -> None:
+    assert CROSS_PATH.stat().st_size < 30_000_000
+    r = Reader.load()
+    assert r.cross is not None and r.cross.weights.shape == (2,) and r.cross_top >= 1
+    assert 0.0 < r.threshold < 1.0
+    data = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
+    assert r.threshold == pytest.approx(data["cross"]["threshold"])
+    meta = r.cross_meta or {}
+    assert meta["cal_questions"] and meta["train_questions"]
+    card = (CROSS_PATH.parent / "CROSS.md").read_text(encoding="utf-8")
+    assert f"{meta['cal']['threshold']:.2f}" in card and "check" in card  # type: ignore[index]
+    # the cross-encoder's own word is what lifts a sentence: a positive weight
+    assert float(r.cross.weights[1]) > 0
+
+
+def test_a_sentence_that_answers_beats_one_that_only_names_the_subject() -> None:
+    ce = CrossEncoder.shared()
+    wins = 0
+    for question, answers, restates in GAPS:
+        a, b = ce.logits(query_text(question), [answers, restates])
+        wins += a > b
+    assert wins >= len(GAPS) - 1, wins
+
+
+def test_a_follow_up_is_read_with_the_turn_it_leans_on() -> None:
+    assert query_text("How old is she?", ["Who is Maria Lindqvist?"]) == (
+        "Who is Maria Lindqvist? How old is she?")
+    assert query_text("How old is she?", ["a", "b", " "]) == "b How old is she?"
+    assert query_text("  Where?  ") == "Where?"
+
+
+def test_pairs_are_cut_to_the_limit_and_keep_both_sides() -> None:
+    tok = encoder(64)
+    ids, mask, types = encode_pairs(tok, "Who won? " * 5, ["word " * 200, "short one."])
+    assert ids.shape == (2, 64) and mask[0].sum() == 64
+    assert types[0].max() == 1 and types[0][0] == 0  # the sentence is the second segment
+    assert mask[1].sum() < 64 and ids[1][mask[1].sum():].sum() == 0  # padded with 0
+
+
+def test_missing_weights_say_how_to_rebuild_them(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="python -m eval.train_cross"):
+        CrossEncoder(tmp_path / "cross.onnx")
+
+
+def test_an_assistant_without_the_cross_encoder_file_is_a_config_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import qa.cross
+    from qa.api import Assistant
+    from qa.settings import Settings
+
+    monkeypatch.setattr(qa.cross, "CROSS_PATH", tmp_path / "gone.onnx")
+    with pytest.raises(ConfigError, match="python -m eval.train_cross"):
+        Assistant.open(Settings(store_path=str(tmp_path / "store")))
+
+
+def _reader_with(w: tuple[float, float], b: float = 0.0, top: int = 2) -> Reader:
+    r = Reader.load()
+    lin = Linear(np.asarray(w, np.float32), b, np.zeros(2, np.float32), np.ones(2, np.float32))
+    return dataclasses.replace(r, cross=lin, cross_top=top)
+
+
+def test_the_third_stage_reorders_the_best_and_keeps_the_rest_under_them() -> None:
+    r = _reader_with((1.0, 2.0), top=2)
+    p2 = np.array([0.6, 0.2, 0.7, 0.5], np.float32)
+    # the cross-encoder reads the two best by the second stage: index 2 (0.7) then 0 (0.6)
+    out = r.rescore(p2, np.array([-3.0, 3.0], np.float32))
+    assert out[0] > out[2]  # its word turns the order
+    assert max(out[1], out[3]) <= min(out[0], out[2])  # the unread stay under the read
+    assert out[1] <= p2[1] and out[3] <= p2[3]
+    # without a third stage, the second's probabilities stand
+    assert np.array_equal(dataclasses.replace(r, cross=None).rescore(p2, np.ones(2)), p2)
+    assert len(r.rescore(np.zeros(0, np.float32), np.zeros(0, np.float32))) == 0
+
+
+def test_calibration_learns_to_trust_a_cross_encoder_that_knows_the_answer() -> None:
+    rng = np.random.default_rng(0)
+    pools = []
+    for i in range(300):
+        answerable = i % 4 != 0
+        y = [0.0] * 6
+        if answerable:
+            y[int(rng.integers(0, 6))] = 1.0
+        p2 = rng.uniform(0.1, 0.6, 6).tolist()  # the second stage: no idea
+        p = Pool(f"q{i}", "Who?", [], answerable, 0, [f"s{k}" for k in range(6)], y, p2)
+        top, _ = stage3_rows(dataclasses.replace(p, ce=[0.0] * 4))
+        p.ce = [4.0 * y[k] - 2.0 + 0.3 * float(rng.normal()) for k in top]  # it knows
+        pools.append(p)
+    stage3, chosen, before = calibrate(pools, Reader.load())
+    assert float(stage3.weights[1]) > 1.0 > abs(float(stage3.weights[0]))
+    assert chosen["utility"] > before["utility"]
+    assert chosen["answered_right"] > before["answered_right"]
+
+
+def test_the_training_query_is_the_answerers_query() -> None:
+    p = Pool("q", "How old is she?", ["Who is Maria Lindqvist?"], True, 0, ["s"], [1.0], [0.5])
+    assert pool_query(p) == "Who is Maria Lindqvist? How old is she?"
+    p = dataclasses.replace(p, question="Who chairs the committee?")
+    assert pool_query(p) == "Who chairs the committee?"  # no follow-up: the question alone
