@@ -2,8 +2,8 @@
 answers it (a logit). The reader's third stage (qa/reader.py) combines it with the second
 stage's probability for the few best sentences.
 
-A 3-layer MiniLM (the bundled all-MiniLM-L6-v2's first three layers, fine-tuned here on the
-train split's candidate sentences by `python -m eval.train_cross`), int8 ONNX in qa/models/,
+The bundled all-MiniLM-L6-v2 with a one-logit head on the mean of its tokens, fine-tuned here on
+the train split's candidate sentences by `python -m eval.train_cross`, int8 ONNX in qa/models/,
 read by onnxruntime with the embedder's own word pieces (index/assets/minilm_tokenizer.json):
 no download, no torch at run time.
 
