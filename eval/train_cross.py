@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from eval.train_reader import ROOT, TRAIN, Question, _fold, choose_threshold
-from qa.cross import CROSS_PATH, MAX_TOKENS, CrossEncoder, encoder, query_text
+from qa.cross import CROSS_PATH, MAX_TOKENS, CrossEncoder, encoder, pad, query_text
 from qa.followup import context_turns
 from qa.reader import MODEL_PATH, Linear, Reader, fit
 
@@ -177,7 +177,7 @@ def finetune(pools: list[Pool], layers: int = LAYERS, epochs: int = EPOCHS,
         for b in range(0, len(idx), BATCH):
             batch = [pairs[i] for i in idx[b:b + BATCH]]
             encs = tok.encode_batch([(q, s) for q, s, _ in batch])  # type: ignore[attr-defined]
-            ids, mask, types = _pad(encs)
+            ids, mask, types = pad(encs)
             logits = model(torch.from_numpy(ids), torch.from_numpy(mask), torch.from_numpy(types))
             loss = loss_fn(logits, torch.tensor([y for _, _, y in batch], dtype=torch.float32))
             opt.zero_grad()
@@ -190,17 +190,6 @@ def finetune(pools: list[Pool], layers: int = LAYERS, epochs: int = EPOCHS,
                  time.perf_counter() - t0)
     model.eval()
     return model
-
-
-def _pad(encs: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    width = max(len(e.ids) for e in encs)
-    ids = np.zeros((len(encs), width), np.int64)
-    mask = np.zeros_like(ids)
-    types = np.zeros_like(ids)
-    for row, e in enumerate(encs):
-        n = len(e.ids)
-        ids[row, :n], mask[row, :n], types[row, :n] = e.ids, 1, e.type_ids
-    return ids, mask, types
 
 
 def _model_class() -> Any:
