@@ -77,8 +77,9 @@ class Pool:
     ce: list[float] = field(default_factory=list)  # the cross-encoder's logits (TOP_K best)
 
 
-def collect(bbc_store: str, work: Path) -> list[Pool]:
-    """Every train question through the pipeline with the shipped stages 1-2 (see the doc)."""
+def collect(bbc_store: str, work: Path, reader: Reader) -> list[Pool]:
+    """Every train question through the pipeline with `reader`'s stages 1-2 (see the doc): a
+    third stage it holds already is left out, so the probabilities kept are the second's."""
     from eval.gold import load_gold, normalise
     from eval.metrics import doc_names, evidence_spans
     from eval.train_reader import BBC, SAMPLE
@@ -97,7 +98,8 @@ def collect(bbc_store: str, work: Path) -> list[Pool]:
                 if corpus not in bots:
                     store = bbc_store if corpus == "bbc" and bbc_store else str(work / corpus)
                     bot = Assistant.open(Settings.from_env(store_path=store,
-                                                           answer_mode="extractive"))
+                                                           answer_mode="extractive"),
+                                         reader=dataclasses.replace(reader, cross=None))
                     bot.ingest([BBC if corpus == "bbc" else SAMPLE])
                     bots[corpus] = bot
                 bot = bots[corpus]
@@ -311,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
             pools = [Pool(**d) for d in pickle.load(f)]
         log.info("reusing %d questions from %s", len(pools), cache)
     else:
-        pools = collect(args.bbc_store, Path(args.work))
+        pools = collect(args.bbc_store, Path(args.work), reader)
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
             with cache.open("wb") as f:  # plain dicts: readable whoever runs this module

@@ -15,6 +15,8 @@ from qa.cross import CROSS_PATH, CrossEncoder, encode_pairs, encoder, query_text
 from qa.errors import ConfigError
 from qa.reader import MODEL_PATH, Linear, Reader
 
+ROOT = Path(__file__).resolve().parents[1]
+
 # (question, a sentence that answers it, one that names its subject without answering)
 GAPS = [
     ("How old is Maria Lindqvist?",
@@ -136,3 +138,33 @@ def test_the_training_query_is_the_answerers_query() -> None:
     assert pool_query(p) == "Who is Maria Lindqvist? How old is she?"
     p = dataclasses.replace(p, question="Who chairs the committee?")
     assert pool_query(p) == "Who chairs the committee?"  # no follow-up: the question alone
+
+
+def test_training_collects_the_second_stages_probabilities_even_with_a_third_shipped(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import eval.train_cross as tc
+    from qa.api import Assistant
+    from qa.settings import Settings
+
+    shipped = Reader.load()
+    assert shipped.cross is not None
+    monkeypatch.setattr(tc, "TRAIN", (("eval/gold.jsonl", "sample"),))
+    pools = tc.collect("", tmp_path, shipped)
+    assert len(pools) == 24 and all(len(p.texts) == len(p.y) == len(p.p2) for p in pools)
+    assert sum(any(y > 0 for y in p.y) for p in pools) >= 15  # gold evidence is labelled
+    two = dataclasses.replace(shipped, cross=None)
+    bot = Assistant.open(Settings(store_path=str(tmp_path / "sample")), reader=two)
+    three = Assistant.open(Settings(store_path=str(tmp_path / "sample3")), reader=shipped,
+                           embedder=bot.embedder)
+    try:
+        three.ingest([ROOT / "data" / "articles"])
+        differ = 0
+        for p in pools[:6]:
+            s2 = bot.score(p.question, p.history)
+            s3 = three.score(p.question, p.history)
+            assert np.allclose(p.p2, s2.probs[s2.shortlist], atol=1e-6)
+            differ += not np.allclose(s2.probs, s3.probs)
+        assert differ  # the third stage is not what was kept
+    finally:
+        bot.close()
+        three.close()
