@@ -11,10 +11,10 @@ third stage's weights and refusal threshold into qa/models/reader.json, and qa/m
    default settings; each question's shortlist (the sentences the second stage read) is kept
    with its texts, labels (as eval.train_reader labels them) and second-stage probabilities.
    `--pools FILE` keeps that (it holds article sentences: keep it out of the repository).
-2. **Fine-tune**: the bundled all-MiniLM-L6-v2's first LAYERS layers and a linear head on the
-   mean of its tokens, on (the question with the earlier turn it leans on, sentence) pairs of
-   every shortlist sentence labelled 0 or 1, binary cross-entropy, AdamW, EPOCHS epochs, fixed
-   seed, deterministic torch: questions of fold CAL_FOLD are left out.
+2. **Fine-tune**: the bundled all-MiniLM-L6-v2 (LAYERS of its layers) and a linear head on the
+   mean of its tokens, on (question, sentence) pairs of every shortlist sentence labelled 0 or
+   1, binary cross-entropy, AdamW, EPOCHS epochs, fixed seed, deterministic torch: questions of
+   fold CAL_FOLD are left out.
 3. **Export**: ONNX, weights quantised to int8 (onnxruntime's dynamic quantisation).
 4. **Calibrate**: on the CAL_FOLD questions (articles the cross-encoder never saw), the int8
    model's logits for the second stage's TOP_K best; the third stage is a logistic regression
@@ -49,7 +49,8 @@ from qa.reader import MODEL_PATH, Linear, Reader, fit
 log = logging.getLogger(__name__)
 
 # All 6 of MiniLM's layers: on the calibration fold the third stage's utility was 310 with 6
-# against 284 with 3 (same data, 7 Dec 2026), for ~9 ms instead of ~5 a question (TOP_K pairs)
+# against 284 with 3 (same data, 7 Dec 2026), for ~9 ms instead of ~5 a question alone (TOP_K
+# pairs; ~19 ms p50 in the pipeline, bench/query.py)
 LAYERS = 6
 EPOCHS = 2
 BATCH = 32
@@ -364,8 +365,8 @@ def write_card(meta: dict[str, Any], stage3: Linear, path: Path) -> None:
          "shortlists rebuild the same weights on the same machine; `--pools` keeps them. "
          "Loaded offline from `cross.onnx` beside this file by onnxruntime."),
         "",
-        ("- **Task**: a logit for how well a sentence answers a question (the question read "
-         "with the earlier turn a follow-up leans on), read together, for the second stage's "
+        ("- **Task**: a logit for how well a sentence answers a question, the two read "
+         "together (a follow-up's subject is the first two stages' to match), for the second stage's "
          f"{meta['top_k']} best sentences; the third stage (in `reader.json`, `cross`) turns it "
          "and the second stage's logit into the probability the answer cites and refuses by."),
         (f"- **Model**: all-MiniLM-L6-v2 ({meta['layers']} of its 6 layers; the bundled "

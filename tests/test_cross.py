@@ -64,10 +64,9 @@ def test_a_sentence_that_answers_beats_one_that_only_names_the_subject() -> None
     assert wins >= len(GAPS) - 1, wins
 
 
-def test_a_follow_up_is_read_with_the_turn_it_leans_on() -> None:
-    assert query_text("How old is she?", ["Who is Maria Lindqvist?"]) == (
-        "Who is Maria Lindqvist? How old is she?")
-    assert query_text("How old is she?", ["a", "b", " "]) == "b How old is she?"
+def test_the_cross_encoder_reads_the_question_without_the_earlier_turns() -> None:
+    # a follow-up's subject is the first two stages' to match; this one judges the asked fact
+    assert query_text("How old is she?", ["Who is Maria Lindqvist?"]) == "How old is she?"
     assert query_text("  Where?  ") == "Where?"
 
 
@@ -134,10 +133,12 @@ def test_calibration_learns_to_trust_a_cross_encoder_that_knows_the_answer() -> 
 
 
 def test_the_training_query_is_the_answerers_query() -> None:
-    p = Pool("q", "How old is she?", ["Who is Maria Lindqvist?"], True, 0, ["s"], [1.0], [0.5])
-    assert pool_query(p) == "Who is Maria Lindqvist? How old is she?"
-    p = dataclasses.replace(p, question="Who chairs the committee?")
-    assert pool_query(p) == "Who chairs the committee?"  # no follow-up: the question alone
+    from qa.followup import context_turns
+
+    for question, history in (("How old is she?", ["Who is Maria Lindqvist?"]),
+                              ("Who chairs the committee?", ["What happened?"])):
+        p = Pool("q", question, history, True, 0, ["s"], [1.0], [0.5])
+        assert pool_query(p) == query_text(question, context_turns(question, history))
 
 
 def test_training_collects_the_second_stages_probabilities_even_with_a_third_shipped(

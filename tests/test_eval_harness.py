@@ -103,7 +103,10 @@ def test_new_gold_set_runs_and_writes_results_keyed_by_id(tiny_run) -> None:  # 
 
     s = data["summary"]
     assert (s["hit_at_5"]["mean"], s["hit_at_5"]["n"]) == (1.0, 2)
-    assert (s["refusal_correct"]["mean"], s["refusal_correct"]["n"]) == (1.0, 3)
+    # the summary agrees with each case: answerable ones right when answered, volcano refused
+    right = [not bridge["refused"], not follow["refused"], volcano["refused"]]
+    assert (s["refusal_correct"]["mean"], s["refusal_correct"]["n"]) == (
+        round(sum(right) / 3, 4), 3)
     assert s["citation_validity"]["mean"] == 1.0
     assert data["latency"]["total"]["n"] == 3
 
@@ -152,8 +155,10 @@ def test_second_run_reuses_the_index_and_compare_reports_flips(
     facts = [cid for cid in answered if a[cid]["metrics"]["key_fact_full"] == 1.0]
     assert "bridge-cost" in facts
     accuracy_a = tiny_run.results["summary"]["refusal_correct"]["mean"]
-    assert (f"| refusal accuracy (all cases) | {accuracy_a:.3f} | 0.333 | "
-            f"{0.333 - accuracy_a:+.3f} |") in text.replace("0.3333", "0.333")
+    accuracy_b = run_b.summary["refusal_correct"].mean  # volcano alone: 1 of 3
+    assert accuracy_b == pytest.approx(1 / 3, abs=1e-3)
+    assert (f"| refusal accuracy (all cases) | {accuracy_a:.3f} | {accuracy_b:.3f} | "
+            f"{accuracy_b - accuracy_a:+.3f} |") in text
     assert f"- key_fact_full: pass -> fail: {', '.join(facts)}\n" in text
     assert f"- false_refusal: pass -> fail: {', '.join(answered)}\n" in text
     assert "volcano" not in text  # refused in both runs: no flip
