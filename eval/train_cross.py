@@ -49,7 +49,7 @@ from qa.reader import MODEL_PATH, Linear, Reader, fit
 log = logging.getLogger(__name__)
 
 # All 6 of MiniLM's layers: on the calibration fold the third stage's utility was 310 with 6
-# against 284 with 3 (same data, 7 Dec 2026), for ~9 ms instead of ~5 a question alone (TOP_K
+# against 284 with 3 (same data, queries read with the earlier turn then, 7 Dec 2026), for ~9 ms instead of ~5 a question alone (TOP_K
 # pairs; ~19 ms p50 in the pipeline, bench/query.py)
 LAYERS = 6
 EPOCHS = 2
