@@ -82,6 +82,8 @@ def test_qa_eval_judge_against_a_real_server(tmp_path: Path, embedder: Any,
     assert j["n"] == 2 and j["mean"] == len(answered) / 2  # refused answerable cases score 0
     assert "smollm2 (prompt judge " in j["judge"]
     assert data["cases"]["volcano"]["judged"] is None
-    assert data["summary"]["refusal_correct"]["mean"] == 1.0  # judge-free numbers unaffected
+    # judge-free numbers unaffected: right when answerable cases are answered, volcano refused
+    right = [c["refused"] != c["answerable"] for c in data["cases"].values()]
+    assert data["summary"]["refusal_correct"]["mean"] == round(sum(right) / len(right), 4)
     report = (tmp_path / "run" / "report.md").read_text(encoding="utf-8")
     assert "## LLM-judged correctness (separate; not a judge-free metric)" in report
