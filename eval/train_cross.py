@@ -362,7 +362,10 @@ def write_card(meta: dict[str, Any], stage3: Linear, path: Path) -> None:
         "",
         ("Rebuilt by `python -m eval.train_cross` (after `python -m eval.train_reader`; needs "
          "`pip install -e '.[torch]'`): fixed seed, deterministic torch, so the same collected "
-         "shortlists rebuild the same weights on the same machine; `--pools` keeps them. "
+         "shortlists rebuild the same weights on the same machine (on 7 Dec 2026 a second run "
+         "from the same `--pools` file wrote `cross.onnx` byte for byte, and the same third "
+         "stage); `--pools` keeps them. Collecting them again goes through retrieval, whose "
+         "ties can change a few candidates. "
          "Loaded offline from `cross.onnx` beside this file by onnxruntime."),
         "",
         ("- **Task**: a logit for how well a sentence answers a question, the two read "
