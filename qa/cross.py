@@ -54,9 +54,7 @@ class CrossEncoder:
         except ImportError as e:  # pragma: no cover - packaging error
             raise ValueError(f"the answer scorer needs onnxruntime and tokenizers ({e}); "
                              "reinstall the project: `pip install -e .`") from e
-        if not path.is_file():
-            raise ValueError(f"the cross-encoder's weights are missing at {path}; rebuild them "
-                             "with `python -m eval.train_cross` or reinstall the project")
+        CrossEncoder.check_weights(path)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or max(1, os.cpu_count() or 1)
         opts.inter_op_num_threads = 1
@@ -69,6 +67,14 @@ class CrossEncoder:
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         self._tok = encoder(max_tokens)
+
+    @staticmethod
+    def check_weights(path: Path | None = None) -> None:
+        """ValueError, saying how to rebuild them, when the weights file is missing."""
+        path = path or CROSS_PATH
+        if not path.is_file():
+            raise ValueError(f"the cross-encoder's weights are missing at {path}; rebuild them "
+                             "with `python -m eval.train_cross` or reinstall the project")
 
     @staticmethod
     def shared(path: Path | None = None) -> CrossEncoder:

@@ -112,8 +112,12 @@ class ExtractiveAnswerer:
         # sentence vectors are remembered: a passage's sentences are scored again and again
         self.sentences = embedder if isinstance(embedder, EmbeddingCache) else EmbeddingCache(embedder)
         self.reader = reader
-        # the reader's third stage reads with the cross-encoder (shared by every answerer)
-        self.cross = cross if cross is not None or reader.cross is None else CrossEncoder.shared()
+        # the reader's third stage reads with the cross-encoder (shared by every answerer),
+        # loaded at the first question: `qa ingest` never pays for it; missing weights are
+        # reported now, not at the first question
+        self._cross = cross
+        if cross is None and reader.cross is not None:
+            CrossEncoder.check_weights()
         self.threshold = reader.threshold if threshold is None else threshold
         self.max_sentences = max_sentences
 
@@ -164,12 +168,14 @@ class ExtractiveAnswerer:
         probs[top] = self.reader.stage2.predict(x2)
         t3 = time.perf_counter()
         timings = {"score_lexical": t1 - t0, "embed_shortlist": t2 - t1, "score_rerank": t3 - t2}
-        if self.reader.cross is not None and self.cross is not None:
+        if self.reader.cross is not None:
+            if self._cross is None:
+                self._cross = CrossEncoder.shared()
             # the third stage: the second's best few, each read with the question
             p2 = probs[top]
             best = np.argsort(-p2, kind="stable")[: self.reader.cross_top]
-            ce = self.cross.logits(query_text(question, history),
-                                   [cands[top[i]].text for i in best])
+            ce = self._cross.logits(query_text(question, history),
+                                    [cands[top[i]].text for i in best])
             probs[top] = self.reader.rescore(p2, ce)
             timings["score_cross"] = time.perf_counter() - t3
         return Scored(q, tuple(cands), x, probs, x2, top, query_vector, timings)
