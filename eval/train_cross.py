@@ -44,7 +44,7 @@ import numpy as np
 from eval.train_reader import ROOT, TRAIN, Question, _fold, choose_threshold
 from qa.cross import CROSS_PATH, MAX_TOKENS, CrossEncoder, encoder, pad, query_text
 from qa.followup import context_turns
-from qa.reader import MODEL_PATH, Linear, Reader, fit
+from qa.reader import MODEL_PATH, Linear, Reader, cross_read, cross_rows, fit
 
 log = logging.getLogger(__name__)
 
@@ -242,20 +242,14 @@ def score_pools(pools: list[Pool], path: Path) -> None:
     pool's TOP_K best by the second stage."""
     ce = CrossEncoder(path)
     for p in pools:
-        top = np.argsort(-np.asarray(p.p2), kind="stable")[:TOP_K]
-        p.ce = [float(v) for v in ce.logits(pool_query(p), [p.texts[i] for i in top])]
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
+        p.ce = [float(v) for v in ce.logits(pool_query(p),
+                                            [p.texts[i] for i in cross_read(np.asarray(p.p2), TOP_K)])]
 
 
 def stage3_rows(p: Pool) -> tuple[np.ndarray, np.ndarray]:
-    """(indices of the TOP_K, their [second-stage logit, cross-encoder logit] rows)."""
-    p2 = np.asarray(p.p2, np.float32)
-    top = np.argsort(-p2, kind="stable")[:TOP_K]
-    return top, np.stack([_logit(p2[top]), np.asarray(p.ce, np.float32)], axis=1)
+    """(indices of the sentences scored in `p.ce`, their third-stage rows), as the answerer
+    builds them."""
+    return cross_rows(np.asarray(p.p2, np.float32), np.asarray(p.ce, np.float32))
 
 
 def _questions(pools: list[Pool]) -> list[Question]:

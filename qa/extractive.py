@@ -36,7 +36,7 @@ from index.embed import Embedder, EmbeddingCache
 from index.lexical import idf as bm25_idf
 from qa.cross import CrossEncoder, query_text
 from qa.question import Question, analyse, filler_values, split_parts, terms
-from qa.reader import RERANK, Candidate, Reader, features, rerank_features
+from qa.reader import RERANK, Candidate, Reader, cross_read, features, rerank_features
 from qa.retrieve import Lexical
 from qa.types import Citation, Passage
 
@@ -173,7 +173,7 @@ class ExtractiveAnswerer:
                 self._cross = CrossEncoder.shared()
             # the third stage: the second's best few, each read with the question
             p2 = probs[top]
-            best = np.argsort(-p2, kind="stable")[: self.reader.cross_top]
+            best = cross_read(p2, self.reader.cross_top)
             ce = self._cross.logits(query_text(question, history),
                                     [cands[top[i]].text for i in best])
             probs[top] = self.reader.rescore(p2, ce)

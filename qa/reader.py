@@ -232,9 +232,7 @@ class Reader:
         out = np.asarray(p2, np.float32).copy()
         if self.cross is None or not len(out) or not len(ce):
             return out
-        top = np.argsort(-out, kind="stable")[: len(ce)]
-        p = np.clip(out[top], 1e-6, 1 - 1e-6)
-        x = np.stack([np.log(p / (1 - p)), np.asarray(ce, np.float32)], axis=1)
+        top, x = cross_rows(out, ce)
         p3 = self.cross.predict(x)
         rest = np.ones(len(out), bool)
         rest[top] = False
@@ -282,6 +280,20 @@ class Reader:
                 "top_m": self.top_m, "threshold": round(self.threshold, 4),
                 "meta": self.meta or {}}
         path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+
+
+def cross_read(p2: np.ndarray, k: int) -> np.ndarray:
+    """The sentences the cross-encoder reads: the `k` best by the second stage, best first (the
+    answerer, the training script and `cross_rows` all choose them here)."""
+    return np.argsort(-np.asarray(p2, np.float32), kind="stable")[:k]
+
+
+def cross_rows(p2: np.ndarray, ce: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The third stage's input: (the indices `cross_read` gives for as many sentences as `ce`
+    scores, their [second-stage logit, cross-encoder logit] rows), at run time and in training."""
+    top = cross_read(p2, len(ce))
+    p = np.clip(np.asarray(p2, np.float32)[top], 1e-6, 1 - 1e-6)
+    return top, np.stack([np.log(p / (1 - p)), np.asarray(ce, np.float32)], axis=1)
 
 
 def fit(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iters: int = 50,
