@@ -47,7 +47,7 @@ class CrossEncoder:
     """`logits(query, sentences) -> one float per sentence` (higher: answers better)."""
 
     def __init__(self, path: Path = CROSS_PATH, threads: int | None = None,
-                 max_tokens: int = MAX_TOKENS) -> None:
+                 max_tokens: int = MAX_TOKENS, spin: bool = False) -> None:
         try:
             import onnxruntime as ort
             import tokenizers  # noqa: F401 - encoder() reads with it
@@ -61,10 +61,10 @@ class CrossEncoder:
         opts.log_severity_level = 3
         opts.enable_mem_pattern = False
         # a few small calls a question, right after the embedder's: threads that spin waiting
-        # for more work only take cores from the other session (BBC check questions, 7 Dec:
-        # 23 ms p50 a call spinning, 17 not; 16 with the embedder's off too, but that slows
-        # ingestion's back-to-back batches by 7%, so the embedder keeps spinning)
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # for more work only take cores from the other session (bench/spinning.py: 14.1 ms p50
+        # a call spinning, 10.4 not; the embedder keeps spinning, its back-to-back batches at
+        # ingestion are 5% slower without)
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
         self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         self._tok = encoder(max_tokens)
 
