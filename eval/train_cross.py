@@ -139,6 +139,15 @@ def collect(bbc_store: str, work: Path, reader: Reader) -> list[Pool]:
     return pools
 
 
+def train_files() -> list[str]:
+    """The train gold files `collect` reads, in its order."""
+    out: list[str] = []
+    for pattern, _ in TRAIN:
+        out += [str(p.relative_to(ROOT)) for p in sorted(ROOT.glob(pattern))
+                if str(p.relative_to(ROOT)) not in out]
+    return out
+
+
 def pool_query(p: Pool) -> str:
     """What the cross-encoder reads as the question, as the answerer builds it (the earlier
     turns only when the question leans on them)."""
@@ -331,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         "cal": {k: round(v, 4) for k, v in chosen.items()},
         "cal_stage2": {k: round(v, 4) for k, v in before.items()},
         "seconds_finetune": round(t_tuned - t_fit, 1), "bytes": out.stat().st_size,
-        "collect_seconds": round(t_fit - t0, 1),
+        "collect_seconds": round(t_fit - t0, 1), "gold_files": train_files(),
     }
     data = json.loads(reader_path.read_text(encoding="utf-8"))
     data["cross"] = {"features": ["stage2_logit", "cross"], **stage3.to_json(),
@@ -371,7 +380,8 @@ def write_card(meta: dict[str, Any], stage3: Linear, path: Path) -> None:
          f"{meta['epochs']} epochs, pairs cut to {meta['max_tokens']} word pieces; ONNX, int8 "
          f"weights: {meta['bytes'] / 1e6:.1f} MB."),
         (f"- **Data**: the train split only ({meta['questions']} questions of the train gold "
-         "files, collected through the pipeline with the shipped first two stages). Fine-tuned "
+         f"files {', '.join(meta.get('gold_files', []))}, collected through the pipeline with "
+         "the shipped first two stages). Fine-tuned "
          f"on {meta['train_questions']} of them ({meta['pairs']} sentence pairs, "
          f"{meta['positives']} gold evidence); the other {meta['cal_questions']} (one fold of "
          "eval.train_reader's five, grouped by article: articles the cross-encoder never saw) "

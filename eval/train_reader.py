@@ -65,6 +65,7 @@ TRAIN: tuple[tuple[str, str], ...] = (
     ("eval/gold/bbc_train_extra.jsonl", "bbc"),
     ("eval/gold/bbc_train_*.jsonl", "bbc"),
     ("eval/gold/bbc_train2_*.jsonl", "bbc"),
+    ("eval/gold/bbc_train3_*.jsonl", "bbc"),
 )
 L2_GRID = (1.0, 10.0, 100.0)
 L2_DEFAULT = 10.0
