@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from eval.train_reader import ROOT, TRAIN, Question, _fold, choose_threshold
+from eval.train_reader import ROOT, Question, _fold, choose_threshold, train_files
 from qa.cross import CROSS_PATH, MAX_TOKENS, CrossEncoder, encoder, pad, query_text
 from qa.followup import context_turns
 from qa.reader import MODEL_PATH, Linear, Reader, cross_read, cross_rows, fit
@@ -89,63 +89,49 @@ def collect(bbc_store: str, work: Path, reader: Reader) -> list[Pool]:
 
     pools: list[Pool] = []
     bots: dict[str, Any] = {}
-    used: set[Path] = set()
     try:
-        for pattern, corpus in TRAIN:
-            for path in sorted(ROOT.glob(pattern)):
-                if path in used:
-                    continue
-                used.add(path)
-                if corpus not in bots:
-                    store = bbc_store if corpus == "bbc" and bbc_store else str(work / corpus)
-                    bot = Assistant.open(Settings.from_env(store_path=store,
-                                                           answer_mode="extractive"),
-                                         reader=dataclasses.replace(reader, cross=None))
-                    bot.ingest([BBC if corpus == "bbc" else SAMPLE])
-                    bots[corpus] = bot
-                bot = bots[corpus]
-                texts: dict[str, str] = {}
-                for case in load_gold(path):
-                    s = bot.score(case.question, list(case.history))
-                    rows = [int(i) for i in s.shortlist]
-                    y = []
-                    for i in rows:
-                        c = s.candidates[i]
-                        aid = c.passage.article.article_id
-                        if aid not in texts:
-                            texts[aid] = bot.article_text(aid)
-                        names = doc_names(c.passage.article)
-                        label = 0.0
-                        for ev in case.evidence:
-                            if ev.doc and ev.doc not in names:
-                                continue
-                            if any(c.start < e and b < c.end
-                                   for b, e in evidence_spans(texts[aid], ev.quote)):
-                                label = 1.0
-                        if label == 0 and case.answerable and case.must_include:
-                            plain = normalise(c.text)
-                            if all(any(normalise(a) in plain for a in g)
-                                   for g in case.must_include):
-                                label = -1.0
-                        y.append(label)
-                    pools.append(Pool(case.id, case.question, list(case.history),
-                                      case.answerable, _fold(case),
-                                      [s.candidates[i].text for i in rows], y,
-                                      [float(s.probs[i]) for i in rows]))
-                log.info("%s: %d questions so far", path.relative_to(ROOT), len(pools))
+        for path, corpus in train_files():
+            if corpus not in bots:
+                store = bbc_store if corpus == "bbc" and bbc_store else str(work / corpus)
+                bot = Assistant.open(Settings.from_env(store_path=store,
+                                                       answer_mode="extractive"),
+                                     reader=dataclasses.replace(reader, cross=None))
+                bot.ingest([BBC if corpus == "bbc" else SAMPLE])
+                bots[corpus] = bot
+            bot = bots[corpus]
+            texts: dict[str, str] = {}
+            for case in load_gold(path):
+                s = bot.score(case.question, list(case.history))
+                rows = [int(i) for i in s.shortlist]
+                y = []
+                for i in rows:
+                    c = s.candidates[i]
+                    aid = c.passage.article.article_id
+                    if aid not in texts:
+                        texts[aid] = bot.article_text(aid)
+                    names = doc_names(c.passage.article)
+                    label = 0.0
+                    for ev in case.evidence:
+                        if ev.doc and ev.doc not in names:
+                            continue
+                        if any(c.start < e and b < c.end
+                               for b, e in evidence_spans(texts[aid], ev.quote)):
+                            label = 1.0
+                    if label == 0 and case.answerable and case.must_include:
+                        plain = normalise(c.text)
+                        if all(any(normalise(a) in plain for a in g)
+                               for g in case.must_include):
+                            label = -1.0
+                    y.append(label)
+                pools.append(Pool(case.id, case.question, list(case.history),
+                                  case.answerable, _fold(case),
+                                  [s.candidates[i].text for i in rows], y,
+                                  [float(s.probs[i]) for i in rows]))
+            log.info("%s: %d questions so far", path.relative_to(ROOT), len(pools))
     finally:
         for bot in bots.values():
             bot.close()
     return pools
-
-
-def train_files() -> list[str]:
-    """The train gold files `collect` reads, in its order."""
-    out: list[str] = []
-    for pattern, _ in TRAIN:
-        out += [str(p.relative_to(ROOT)) for p in sorted(ROOT.glob(pattern))
-                if str(p.relative_to(ROOT)) not in out]
-    return out
 
 
 def pool_query(p: Pool) -> str:
@@ -340,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
         "cal": {k: round(v, 4) for k, v in chosen.items()},
         "cal_stage2": {k: round(v, 4) for k, v in before.items()},
         "seconds_finetune": round(t_tuned - t_fit, 1), "bytes": out.stat().st_size,
-        "collect_seconds": round(t_fit - t0, 1), "gold_files": train_files(),
+        "collect_seconds": round(t_fit - t0, 1), "gold_files": [str(p.relative_to(ROOT)) for p, _ in train_files()],
     }
     data = json.loads(reader_path.read_text(encoding="utf-8"))
     data["cross"] = {"features": ["stage2_logit", "cross"], **stage3.to_json(),

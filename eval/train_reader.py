@@ -70,6 +70,18 @@ TRAIN: tuple[tuple[str, str], ...] = (
 # the shipped weights were fitted without them (so a re-run rebuilds them), and a cross-encoder
 # fine-tuned with them was measured and not shipped (README, "The cross-encoder on more
 # questions"). Add the pattern above to train on them.
+
+
+def train_files() -> list[tuple[Path, str]]:
+    """(file, corpus) of every train gold file TRAIN names, each once, in TRAIN's order (both
+    trainers read them so, and their model cards list them)."""
+    out: dict[Path, str] = {}
+    for pattern, corpus in TRAIN:
+        for path in sorted(ROOT.glob(pattern)):
+            out.setdefault(path, corpus)
+    return list(out.items())
+
+
 L2_GRID = (1.0, 10.0, 100.0)
 L2_DEFAULT = 10.0
 FOLDS = 5
@@ -261,16 +273,13 @@ def _collect_all(bbc_store: str, work: Path, t0: float,
     used: list[str] = []
     bots: dict[str, object] = {}
     try:
-        for pattern, corpus in TRAIN:
-            for path in sorted(ROOT.glob(pattern)):
-                rel = str(path.relative_to(ROOT))
-                if rel in used:
-                    continue
-                if corpus not in bots:
-                    bots[corpus] = _open(corpus, bbc_store, work, chunks)
-                qs += collect(bots[corpus], load_gold(path))
-                used.append(rel)
-                log.info("%s: %d questions so far (%.0f s)", rel, len(qs), time.perf_counter() - t0)
+        for path, corpus in train_files():
+            rel = str(path.relative_to(ROOT))
+            if corpus not in bots:
+                bots[corpus] = _open(corpus, bbc_store, work, chunks)
+            qs += collect(bots[corpus], load_gold(path))
+            used.append(rel)
+            log.info("%s: %d questions so far (%.0f s)", rel, len(qs), time.perf_counter() - t0)
     finally:
         for bot in bots.values():
             bot.close()  # type: ignore[attr-defined]

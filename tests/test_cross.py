@@ -144,12 +144,13 @@ def test_the_training_query_is_the_answerers_query() -> None:
 def test_training_collects_the_second_stages_probabilities_even_with_a_third_shipped(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import eval.train_cross as tc
+    import eval.train_reader as tr
     from qa.api import Assistant
     from qa.settings import Settings
 
     shipped = Reader.load()
     assert shipped.cross is not None
-    monkeypatch.setattr(tc, "TRAIN", (("eval/gold.jsonl", "sample"),))
+    monkeypatch.setattr(tr, "TRAIN", (("eval/gold.jsonl", "sample"),))  # what train_files reads
     pools = tc.collect("", tmp_path, shipped)
     assert len(pools) == 24 and all(len(p.texts) == len(p.y) == len(p.p2) for p in pools)
     assert sum(any(y > 0 for y in p.y) for p in pools) >= 15  # gold evidence is labelled
