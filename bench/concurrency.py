@@ -29,14 +29,14 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from qa.api import Assistant  # noqa: E402
-from qa.settings import Settings  # noqa: E402
-from tests.corpus import write_stories  # noqa: E402
+from qa.api import Assistant
+from qa.settings import Settings
+from tests.corpus import write_stories
 
 
 def pct(xs: list[float], q: float) -> float:
     xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+    return xs[min(len(xs) - 1, round(q * (len(xs) - 1)))]
 
 
 def run_users(url: str, questions: list[str], users: int, per_user: int) -> list[float]:

@@ -143,9 +143,9 @@ def _drop_repeats(lines: list[str]) -> list[str]:
     uniq, at = np.unique(h_arr, return_index=True)  # at: first position, positions in line order
     kept: list[str] = []
     for n, line in enumerate(lines):
-        h = first.get(n)
-        if h is not None:
-            earlier = int(o_arr[at[int(np.searchsorted(uniq, h))]])
+        head = first.get(n)
+        if head is not None:
+            earlier = int(o_arr[at[int(np.searchsorted(uniq, head))]])
             if earlier < n and f" {keys[n]} " in f" {keys[earlier]} ":
                 log.debug("dropped repeated line: %.60s", line)
                 continue

@@ -253,6 +253,6 @@ def full_check(store: ChunkStore) -> Health:
                   affected=tuple(sorted(affected)))
 
 
-def _short(e: Exception, limit: int = 160) -> str:
+def _short(e: BaseException, limit: int = 160) -> str:
     s = " ".join(str(e).split())
     return s if len(s) <= limit else s[: limit - 1] + "…"

@@ -55,7 +55,7 @@ def from_json(tp: Any, data: Any) -> Any:
             except ValueError as e:
                 errors.append(str(e))
         raise ValueError("; ".join(errors) or f"no type of {tp} fits {data!r}")
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(data, dict):
             raise ValueError(f"{tp.__name__}: expected an object, got {type(data).__name__}")
         hints = _hints(tp)
