@@ -22,7 +22,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-WORDS = ["the", "council", "said", "harbour", "budget", "ferry", "market", "school", "river", "bridge", "museum", "festival", "minister", "reported", "new", "plan", "would", "cost", "million", "pounds", "next", "year", "according", "to", "officials", "residents", "opposed", "approved", "delayed", "inquiry", "court", "ruling", "witnesses", "police", "station"]
+WORDS = ["the", "council", "said", "harbour", "budget", "ferry", "market", "school", "river",
+         "bridge", "museum", "festival", "minister", "reported", "new", "plan", "would", "cost",
+         "million", "pounds", "next", "year", "according", "to", "officials", "residents",
+         "opposed", "approved", "delayed", "inquiry", "court", "ruling", "witnesses", "police",
+         "station"]
 
 
 def write_text(path: Path, megabytes: float) -> None:
