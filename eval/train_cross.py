@@ -326,7 +326,8 @@ def main(argv: list[str] | None = None) -> int:
         "cal": {k: round(v, 4) for k, v in chosen.items()},
         "cal_stage2": {k: round(v, 4) for k, v in before.items()},
         "seconds_finetune": round(t_tuned - t_fit, 1), "bytes": out.stat().st_size,
-        "collect_seconds": round(t_fit - t0, 1), "gold_files": [str(p.relative_to(ROOT)) for p, _ in train_files()],
+        "collect_seconds": round(t_fit - t0, 1),
+        "gold_files": [str(p.relative_to(ROOT)) for p, _ in train_files()],
     }
     data = json.loads(reader_path.read_text(encoding="utf-8"))
     data["cross"] = {"features": ["stage2_logit", "cross"], **stage3.to_json(),
