@@ -12,8 +12,8 @@ third stage's weights and refusal threshold into qa/models/reader.json, and qa/m
    with its texts, labels (as eval.train_reader labels them) and second-stage probabilities.
    `--pools FILE` keeps that (it holds article sentences: keep it out of the repository).
 2. **Fine-tune**: the bundled all-MiniLM-L6-v2 (LAYERS of its layers) and a linear head on the
-   mean of its tokens, on (question, sentence) pairs of every shortlist sentence labelled 0 or
-   1, read a shortlist at a time: binary cross-entropy plus a ranking term (the softmax over
+   mean of its tokens, on (question, sentence) pairs of each shortlist's TRAIN_TOP best and gold
+   sentences (labelled 0 or 1), read a shortlist at a time: binary cross-entropy plus a ranking term (the softmax over
    the shortlist against its gold sentences); AdamW, EPOCHS epochs, fixed seed, deterministic
    torch: questions of fold CAL_FOLD are left out.
 3. **Export**: ONNX, weights quantised to int8 (onnxruntime's dynamic quantisation).
@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 
 # All 6 of MiniLM's layers: on the calibration fold the third stage's utility was 310 with 6
 # against 284 with 3 (same data, queries read with the earlier turn then, 7 Dec 2026), for ~9 ms instead of ~5 a question alone (TOP_K
-# pairs; ~19 ms p50 in the pipeline, bench/query.py)
+# pairs; ~19 ms p50 in the pipeline at 64 word pieces, 24 ms at 80 with titles, bench/query.py)
 LAYERS = 6
 EPOCHS = 2
 QUESTIONS = 4  # shortlists per step (~24 sentence pairs)
