@@ -26,14 +26,14 @@ import numpy as np
 from index.embed import TOKENIZER_JSON
 
 CROSS_PATH = Path(__file__).parent / "models" / "cross.onnx"
-MAX_TOKENS = 80  # earlier turn + question + title + sentence, in word pieces (longest first is cut)
-TITLE_WORDS = 12  # of the article's title, read before the sentence
-# Earlier user turns read before a follow-up (the caller passes only the turns it leans on,
-# qa/followup.py): "How old is he?" is read after "Who is Ed Park?", so the model can tell the
-# age of the asked person from another's. Trained without them (7 Dec 2026, when the train
-# split held 167 follow-ups, all answerable), follow-ups got low logits whatever the sentence;
-# bbc_train4 added 439, 135 of them near misses, which the question alone cannot tell apart.
-HISTORY_TURNS = 1
+MAX_TOKENS = 64  # question + sentence, in word pieces (longest first is cut)
+# Earlier user turns read before the question: none. A follow-up's subject ("she") is the first
+# two stages' to match (their features read the earlier turn's names); the cross-encoder judges
+# whether the sentence gives what is asked (an age, a reason). Read with the turn before, the
+# few follow-ups among its training questions (167 of 2,788) got low logits whatever the
+# sentence, and answerable follow-ups were refused; retrained without it, the held-out fold's
+# utility was 312 against 310 (7 Dec 2026).
+HISTORY_TURNS = 0
 
 
 def query_text(question: str, history: Sequence[str] = ()) -> str:
@@ -41,19 +41,6 @@ def query_text(question: str, history: Sequence[str] = ()) -> str:
     question. Training reads the same."""
     turns = [h.strip() for h in history if h.strip()][-HISTORY_TURNS:] if HISTORY_TURNS else []
     return " ".join([*turns, question.strip()])
-
-
-def sentence_text(title: str, sentence: str) -> str:
-    """What the model reads as the sentence: its article's title, then the sentence. A sentence
-    that answers often names its subject only as "he" or "the 17-year-old" (the question's names
-    are in the lead before it); read alone it looks off topic beside the lead that restates the
-    question. The title says what it is about. A headline is read once. Training reads the
-    same."""
-    head = " ".join(title.split()[:TITLE_WORDS]).rstrip(" .:")
-    body = sentence.strip()
-    if not head or body.lower().startswith(head.lower()):
-        return body
-    return f"{head}. {body}"
 
 
 class CrossEncoder:

@@ -34,7 +34,7 @@ import numpy as np
 from index.chunk import split_sentences
 from index.embed import Embedder, EmbeddingCache
 from index.lexical import idf as bm25_idf
-from qa.cross import CrossEncoder, query_text, sentence_text
+from qa.cross import CrossEncoder, query_text
 from qa.question import Question, analyse, filler_values, split_parts, terms
 from qa.reader import RERANK, Candidate, Reader, cross_read, features, rerank_features
 from qa.retrieve import Lexical
@@ -175,8 +175,7 @@ class ExtractiveAnswerer:
             p2 = probs[top]
             best = cross_read(p2, self.reader.cross_top)
             ce = self._cross.logits(query_text(question, history),
-                                    [sentence_text(cands[top[i]].passage.article.title,
-                                                   cands[top[i]].text) for i in best])
+                                    [cands[top[i]].text for i in best])
             probs[top] = self.reader.rescore(p2, ce)
             timings["score_cross"] = time.perf_counter() - t3
         return Scored(q, tuple(cands), x, probs, x2, top, query_vector, timings)
