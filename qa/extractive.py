@@ -34,7 +34,8 @@ import numpy as np
 from index.chunk import split_sentences
 from index.embed import Embedder, EmbeddingCache
 from index.lexical import idf as bm25_idf
-from qa.cross import CrossEncoder, query_text
+from qa.cross import CrossEncoder, query_text, sentence_text
+from qa.followup import context_turns
 from qa.question import Question, analyse, filler_values, split_parts, terms
 from qa.reader import RERANK, Candidate, Reader, cross_read, features, rerank_features
 from qa.retrieve import Lexical
@@ -141,10 +142,12 @@ class ExtractiveAnswerer:
 
     def score(self, question: str, history: Sequence[str], passages: Sequence[Passage],
               query_vector: np.ndarray, idf: Callable[[str], float],
-              retrieved_with: bool = True) -> Scored:
+              retrieved_with: bool = True, referent: str = "") -> Scored:
         """Candidates, features and probabilities (the training script uses the same path).
         Only the first stage's shortlist is embedded; the others keep probability 0.
-        `retrieved_with`: `query_vector` embeds this very question (else it is embedded here)."""
+        `retrieved_with`: `query_vector` embeds this very question (else it is embedded here).
+        `referent`: what the cross-encoder reads before a follow-up instead of its earlier
+        turn (the sentence that turn was answered with, Assistant.referent)."""
         t0 = time.perf_counter()
         q = analyse(question, history)
         cands, pos = self.candidates(passages)
@@ -174,23 +177,25 @@ class ExtractiveAnswerer:
             # the third stage: the second's best few, each read with the question
             p2 = probs[top]
             best = cross_read(p2, self.reader.cross_top)
-            ce = self._cross.logits(query_text(question, history),
-                                    [cands[top[i]].text for i in best])
+            ce = self._cross.logits(query_text(question, [referent] if referent else history),
+                                    [sentence_text(cands[top[i]].passage.article.title,
+                                                   cands[top[i]].text) for i in best])
             probs[top] = self.reader.rescore(p2, ce)
             timings["score_cross"] = time.perf_counter() - t3
         return Scored(q, tuple(cands), x, probs, x2, top, query_vector, timings)
 
     def answer(self, question: str, history: Sequence[str], passages: Sequence[Passage],
                query_vector: np.ndarray, idf: Callable[[str], float],
-               threshold: float | None = None) -> Extract:
-        """The answer; `threshold` overrides the refusal threshold for this question."""
+               threshold: float | None = None, referent: str = "") -> Extract:
+        """The answer; `threshold` overrides the refusal threshold for this question;
+        `referent` as in `score`."""
         t = self.threshold if threshold is None else threshold
         parts = split_parts(question)
         if len(parts) > 1:
             both = self._answer_parts(parts, history, passages, query_vector, idf, t)
             if both is not None:
                 return both
-        s = self.score(question, history, passages, query_vector, idf)
+        s = self.score(question, history, passages, query_vector, idf, referent=referent)
         if not len(s.probs) or float(s.probs.max()) < t:
             best = float(s.probs.max()) if len(s.probs) else 0.0
             return Extract(REFUSAL_TEXT, (), True, best, s)
@@ -202,17 +207,22 @@ class ExtractiveAnswerer:
                       passages: Sequence[Passage], query_vector: np.ndarray,
                       idf: Callable[[str], float], threshold: float) -> Extract | None:
         """A question that asks two things, answered part by part: the best sentence for each
-        (the second part read as a follow-up of the first, so "who wrote it?" knows what "it"
-        is), when every part has one over the threshold; None otherwise (the whole question is
-        then answered as one). Same passages, so the candidates are the same for every part."""
+        (a part that leans on the one before, "who wrote it?", read as its follow-up, after the
+        sentence that part is answered with, as Assistant.referent reads a turn; a part that
+        does not, read alone), when every part has one over the threshold; None otherwise (the
+        whole question is then answered as one). Same passages, so the candidates are the same
+        for every part."""
         scored: list[Scored] = []
         chosen: list[int] = []
+        lead = ""  # the sentence the part before is answered with
         for k, part in enumerate(parts):
-            s = self.score(part, [*history, *parts[:k]], passages, query_vector, idf,
-                           retrieved_with=False)
+            ctx = context_turns(part, [*history, *parts[:k]]) if k else list(history)
+            s = self.score(part, ctx, passages, query_vector, idf, retrieved_with=False,
+                           referent=lead if k and ctx else "")
             if not len(s.probs) or float(s.probs.max()) < threshold:
                 return None
             best = int(np.argmax(s.probs))
+            lead = s.candidates[best].text
             if not any(j == best or _near_repeat(s.candidates[best].text, s.candidates[j].text)
                        for j in chosen):
                 chosen.append(best)

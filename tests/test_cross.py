@@ -10,8 +10,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eval.train_cross import Pool, calibrate, pool_query, stage3_rows
-from qa.cross import CROSS_PATH, CrossEncoder, encode_pairs, encoder, query_text
+from eval.train_cross import (
+    TOP_K,
+    TRAIN_TOP,
+    Pool,
+    calibrate,
+    pool_query,
+    pool_sentences,
+    stage3_rows,
+    trained,
+)
+from qa.cross import (
+    CROSS_PATH,
+    TITLE_WORDS,
+    CrossEncoder,
+    encode_pairs,
+    encoder,
+    query_text,
+    sentence_text,
+)
 from qa.errors import ConfigError
 from qa.reader import MODEL_PATH, Linear, Reader
 
@@ -64,10 +81,34 @@ def test_a_sentence_that_answers_beats_one_that_only_names_the_subject() -> None
     assert wins >= len(GAPS) - 1, wins
 
 
-def test_the_cross_encoder_reads_the_question_without_the_earlier_turns() -> None:
-    # a follow-up's subject is the first two stages' to match; this one judges the asked fact
-    assert query_text("How old is she?", ["Who is Maria Lindqvist?"]) == "How old is she?"
+def test_the_cross_encoder_reads_a_follow_up_after_the_turn_it_leans_on() -> None:
+    # the caller passes only the turns a follow-up leans on (qa/followup.py); the last is read
+    assert query_text("How old is she?", ["Who is Maria Lindqvist?"]) == \
+        "Who is Maria Lindqvist? How old is she?"
+    assert query_text("How old is she?", ["Who won?", " Who is Maria Lindqvist? "]) == \
+        "Who is Maria Lindqvist? How old is she?"
     assert query_text("  Where?  ") == "Where?"
+
+
+def test_the_cross_encoder_reads_a_sentence_after_its_articles_title() -> None:
+    title = "Lindqvist leaves Stockholm orchestra"
+    assert sentence_text(title, "She is 34.") == "Lindqvist leaves Stockholm orchestra. She is 34."
+    # the headline itself (a passage's first sentence) is read once
+    assert sentence_text(title, title + " for Berlin") == title + " for Berlin"
+    assert sentence_text("", " She is 34. ") == "She is 34."
+    long = " ".join(f"w{i}" for i in range(40))
+    assert sentence_text(long, "x").split(". ")[0].split() == long.split()[:TITLE_WORDS]
+
+
+def test_the_sentence_a_title_turns_around() -> None:
+    # the sentence that answers names its subject only as "she"; the title says who she is
+    ce = CrossEncoder.shared()
+    q = "How old is Maria Lindqvist?"
+    answers, restates = "She is 34 and has played the cello since she was six.", \
+        "Maria Lindqvist spoke to reporters after the concert on Tuesday."
+    title = "Maria Lindqvist leaves Stockholm orchestra"
+    a, b = ce.logits(query_text(q), [sentence_text(title, answers), sentence_text(title, restates)])
+    assert a > b
 
 
 def test_pairs_are_cut_to_the_limit_and_keep_both_sides() -> None:
@@ -132,13 +173,28 @@ def test_calibration_learns_to_trust_a_cross_encoder_that_knows_the_answer() -> 
     assert chosen["answered_right"] > before["answered_right"]
 
 
+def test_fine_tuning_reads_the_second_stages_best_and_every_gold_sentence() -> None:
+    # 8 sentences: the gold one ranked last by the second stage, one left out (-1: it states
+    # the key facts without being the quoted evidence)
+    p2 = [0.9, 0.1, 0.8, 0.7, 0.05, 0.6, 0.5, 0.4]
+    y = [0.0, 0.0, -1.0, 0.0, 1.0, 0.0, 0.0, 0.0]
+    rows = trained(Pool("q", "Who?", [], True, 0, ["s"] * 8, y, p2))
+    best = sorted(range(8), key=lambda i: -p2[i])[:TRAIN_TOP]
+    assert rows == sorted({i for i in best if y[i] == 0} | {4})
+    assert 2 not in rows and 1 not in rows  # left out; below the best TRAIN_TOP
+    assert TRAIN_TOP >= TOP_K  # at least what the answerer reads
+
+
 def test_the_training_query_is_the_answerers_query() -> None:
     from qa.followup import context_turns
 
     for question, history in (("How old is she?", ["Who is Maria Lindqvist?"]),
                               ("Who chairs the committee?", ["What happened?"])):
-        p = Pool("q", question, history, True, 0, ["s"], [1.0], [0.5])
+        p = Pool("q", question, history, True, 0, ["s"], [1.0], [0.5], [], ["T"])
         assert pool_query(p) == query_text(question, context_turns(question, history))
+        assert pool_sentences(p) == [sentence_text("T", "s")]
+    # shortlists collected before titles were kept read the sentence alone
+    assert pool_sentences(Pool("q", "Who?", [], True, 0, ["s"], [1.0], [0.5])) == ["s"]
 
 
 def test_training_collects_the_second_stages_probabilities_even_with_a_third_shipped(
@@ -150,9 +206,10 @@ def test_training_collects_the_second_stages_probabilities_even_with_a_third_shi
 
     shipped = Reader.load()
     assert shipped.cross is not None
-    monkeypatch.setattr(tr, "TRAIN", (("eval/gold.jsonl", "sample"),))  # what train_files reads
+    monkeypatch.setattr(tr, "CROSS_TRAIN", (("eval/gold.jsonl", "sample"),))  # what it reads
     pools = tc.collect("", tmp_path, shipped)
-    assert len(pools) == 24 and all(len(p.texts) == len(p.y) == len(p.p2) for p in pools)
+    assert len(pools) == 24
+    assert all(len(p.texts) == len(p.y) == len(p.p2) == len(p.titles) for p in pools)
     assert sum(any(y > 0 for y in p.y) for p in pools) >= 15  # gold evidence is labelled
     two = dataclasses.replace(shipped, cross=None)
     bot = Assistant.open(Settings(store_path=str(tmp_path / "sample")), reader=two)
@@ -160,6 +217,9 @@ def test_training_collects_the_second_stages_probabilities_even_with_a_third_shi
                            embedder=bot.embedder)
     try:
         three.ingest([ROOT / "data" / "articles"])
+        # each sentence's title is its article's, as the answerer passes it
+        titles = {t for p in pools for t in p.titles}
+        assert titles and titles <= {a.meta.title for a in bot.articles()}
         differ = 0
         for p in pools[:6]:
             s2 = bot.score(p.question, p.history)
@@ -170,3 +230,20 @@ def test_training_collects_the_second_stages_probabilities_even_with_a_third_shi
     finally:
         bot.close()
         three.close()
+
+
+def test_the_answerer_reads_each_sentence_after_its_articles_title(
+        sample_bot, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    read: list[str] = []
+    real = CrossEncoder.logits
+
+    def spy(self: CrossEncoder, query: str, sentences: list[str]) -> np.ndarray:
+        read.extend(sentences)
+        return real(self, query, sentences)
+
+    monkeypatch.setattr(CrossEncoder, "logits", spy)
+    s = sample_bot.score("Why did Lively drop the distress claim?", [])
+    best = [s.candidates[i] for i in s.shortlist]
+    want = {sentence_text(c.passage.article.title, c.text) for c in best}
+    assert read and set(read) <= want
+    assert set(read) - {c.text for c in best}  # with their titles, not bare

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from index.terms import terms_of
+from qa.cross import CrossEncoder, query_text
 from qa.extractive import DIFFER_TEXT, JOINER, REFUSAL_TEXT, ExtractiveAnswerer, IdfTable, Scored
 from qa.question import analyse
 from qa.reader import LEXICAL, Candidate, Reader
@@ -153,6 +154,25 @@ def test_a_two_part_question_gets_a_cited_answer_to_each_part(answerer, embedder
     half_q = "How much did the bridge cost, and who is the mayor married to?"
     half = _ask(answerer, embedder, half_q, ps)
     assert half.scored is not None and half.scored.question.text == half_q  # answered whole
+
+
+def test_a_part_is_read_after_the_part_before_only_when_it_leans_on_it(
+        answerer, embedder, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """As a follow-up turn is (Assistant.referent): "who opened it?" after the sentence the cost
+    is answered with; "how far did engineers raise the deck?" alone (read after the cost
+    question, it looked like a follow-up of it and fell under the threshold)."""
+    cross = CrossEncoder.shared()
+    real = cross.logits
+    read: list[str] = []
+    monkeypatch.setattr(cross, "logits", lambda q, s: (read.append(q), real(q, s))[1])
+    ps = _passages()
+    _ask(answerer, embedder, "How much did the bridge cost, and who opened it?", ps)
+    assert read[:2] == ["How much did the bridge cost?",
+                        query_text("Who opened it?", ["The bridge cost $40 million to build."])]
+    read.clear()
+    _ask(answerer, embedder,
+         "How much did the bridge cost, and how far did engineers raise the deck?", ps)
+    assert read[:2] == ["How much did the bridge cost?", "How far did engineers raise the deck?"]
 
 
 def _one(text: str, title: str = "Results") -> list[Passage]:

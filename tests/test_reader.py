@@ -102,6 +102,33 @@ def test_training_is_reproducible_and_the_threshold_prefers_refusing_to_a_wrong_
     assert always["utility"] == n_un and always["false_refusal"] == 1.0
 
 
+def test_a_refusal_floor_keeps_the_threshold_where_it_refuses_enough_near_misses() -> None:
+    # a flat utility: each near miss refused (+2: no cited non-answer, a right refusal) costs two
+    # right answers just above it, so the lowest near-best threshold refuses one in five
+    def q(i: int, answerable: bool) -> Question:
+        case = GoldCase(id=f"q{i}", kind="", history=(), question="q?", answer="",
+                        answerable=answerable, must_include=(), evidence=())
+        return Question(case, np.zeros((1, 0)), np.zeros(1), np.zeros(1),
+                        np.array([1.0 if answerable else 0.0], np.float32), 0)
+
+    qs, probs = [], []
+    for k, p in enumerate((0.15, 0.25, 0.35, 0.45, 0.55)):
+        qs.append(q(3 * k, False))
+        probs.append(np.array([p]))
+        for j in (1, 2):
+            qs.append(q(3 * k + j, True))
+            probs.append(np.array([p + 0.02]))
+    qs += [q(100 + i, True) for i in range(10)]
+    probs += [np.array([0.9])] * 10
+    free = choose_threshold(qs, probs)
+    assert free["refused_right"] == 0.2
+    held = choose_threshold(qs, probs, min_refused=0.6)
+    assert held["refused_right"] >= 0.6 and held["threshold"] > free["threshold"]
+    assert held["best_utility"] == free["best_utility"]  # still a best point, above the floor
+    # a floor nothing reaches: the strictest threshold of the grid
+    assert choose_threshold(qs, probs, min_refused=1.1)["threshold"] == 0.95
+
+
 def test_the_headline_feature_means_the_headline_not_the_first_sentence() -> None:
     from qa.reader import is_headline
 
