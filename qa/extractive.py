@@ -192,7 +192,7 @@ class ExtractiveAnswerer:
         t = self.threshold if threshold is None else threshold
         parts = split_parts(question)
         if len(parts) > 1:
-            both = self._answer_parts(parts, history, passages, query_vector, idf, t)
+            both = self._answer_parts(parts, history, passages, query_vector, idf, t, referent)
             if both is not None:
                 return both
         s = self.score(question, history, passages, query_vector, idf, referent=referent)
@@ -205,20 +205,21 @@ class ExtractiveAnswerer:
 
     def _answer_parts(self, parts: Sequence[str], history: Sequence[str],
                       passages: Sequence[Passage], query_vector: np.ndarray,
-                      idf: Callable[[str], float], threshold: float) -> Extract | None:
+                      idf: Callable[[str], float], threshold: float,
+                      referent: str = "") -> Extract | None:
         """A question that asks two things, answered part by part: the best sentence for each
         (a part that leans on the one before, "who wrote it?", read as its follow-up, after the
         sentence that part is answered with, as Assistant.referent reads a turn; a part that
         does not, read alone), when every part has one over the threshold; None otherwise (the
         whole question is then answered as one). Same passages, so the candidates are the same
-        for every part."""
+        for every part. `referent`: the first part's, as in `score`."""
         scored: list[Scored] = []
         chosen: list[int] = []
-        lead = ""  # the sentence the part before is answered with
+        lead = referent  # what the part is read after: for the first, the caller's
         for k, part in enumerate(parts):
             ctx = context_turns(part, [*history, *parts[:k]]) if k else list(history)
             s = self.score(part, ctx, passages, query_vector, idf, retrieved_with=False,
-                           referent=lead if k and ctx else "")
+                           referent=lead if ctx else "")
             if not len(s.probs) or float(s.probs.max()) < threshold:
                 return None
             best = int(np.argmax(s.probs))

@@ -173,6 +173,14 @@ def test_a_part_is_read_after_the_part_before_only_when_it_leans_on_it(
     _ask(answerer, embedder,
          "How much did the bridge cost, and how far did engineers raise the deck?", ps)
     assert read[:2] == ["How much did the bridge cost?", "How far did engineers raise the deck?"]
+    # asked as a follow-up, the first part is read after what the caller says the turn before
+    # was answered with (Assistant.referent), as a whole question would be
+    read.clear()
+    q = "How much did it cost, and how far did engineers raise the deck?"
+    answerer.answer(q, ["Which bridge did the mayor open?"], ps, embedder.embed([q])[0], _idf(ps),
+                    referent="The mayor opened the new bridge on Tuesday.")
+    assert read[0] == query_text("How much did it cost?",
+                                 ["The mayor opened the new bridge on Tuesday."])
 
 
 def _one(text: str, title: str = "Results") -> list[Passage]:
