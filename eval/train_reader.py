@@ -67,8 +67,9 @@ TRAIN: tuple[tuple[str, str], ...] = (
     ("eval/gold/bbc_train2_*.jsonl", "bbc"),
 )
 # what the third stage (eval/train_cross.py) reads besides: cases written 7 Dec 2026 after the
-# first two stages were fitted (bbc_train3: 1,255; bbc_train4: 763, 439 of them follow-ups); read
-# by them too, they would refit those stages (a re-run would not rebuild the shipped weights)
+# first two stages were fitted (bbc_train3: 1,255; bbc_train4: 763, 439 of them follow-ups;
+# bbc_train5/6: 490, 313 of them near misses); read by them too, they would refit those stages
+# (a re-run would not rebuild the shipped weights)
 CROSS_TRAIN: tuple[tuple[str, str], ...] = (*TRAIN, ("eval/gold/bbc_train3_*.jsonl", "bbc"),
                                              ("eval/gold/bbc_train4_*.jsonl", "bbc"),
                                              ("eval/gold/bbc_train5_*.jsonl", "bbc"),

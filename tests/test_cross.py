@@ -195,6 +195,14 @@ def test_the_training_query_is_the_answerers_query() -> None:
         assert pool_sentences(p) == [sentence_text("T", "s")]
     # shortlists collected before titles were kept read the sentence alone
     assert pool_sentences(Pool("q", "Who?", [], True, 0, ["s"], [1.0], [0.5])) == ["s"]
+    # a follow-up is read after the sentence its earlier turn is answered with (kept at
+    # collection, Assistant.referent), as the answerer reads it; a question of its own alone
+    ref = "Maria Lindqvist, the orchestra's cellist, leaves in May."
+    follow = Pool("q", "How old is she?", ["Who is Maria Lindqvist?"], True, 0, ["s"], [1.0],
+                  [0.5], [], ["T"], ref)
+    assert pool_query(follow) == query_text("How old is she?", [ref])
+    alone = dataclasses.replace(follow, question="Who chairs the committee?")
+    assert pool_query(alone) == "Who chairs the committee?"
 
 
 def test_training_collects_the_second_stages_probabilities_even_with_a_third_shipped(
